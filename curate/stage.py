@@ -107,6 +107,12 @@ class Stage(PipelineStep):
 
     # -- shared machinery ----------------------------------------------------------
 
+    def reject(self, doc: dict, rule: str, detail: str | None = None) -> dict:
+        """Mark `doc` removed by this stage: reason `<stage name>:<rule>`, so reasons never drift from the name."""
+        from curate.records import reject
+
+        return reject(doc, f"{self.name}:{rule}", detail)
+
     def fingerprint(self) -> str:
         """Hash of everything that decides this stage's output; a change redoes its shards."""
         payload = {
