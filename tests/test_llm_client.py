@@ -223,6 +223,28 @@ def test_missing_api_key_is_one_clear_line_and_the_key_never_reaches_a_file(tmp_
     assert leak.text == "you sent Bearer [redacted]"  # the server echoed it; the client scrubbed it
 
 
+def test_progress_reports_counts_rate_and_eta(tmp_path, stub):
+    from curate.llm.cli import _progress_line
+
+    write_requests(tmp_path / "req", ["delay:0.7 slow"] + [f"plain {i}" for i in range(5)])
+    seen = []
+    s = run_requests([tmp_path / "req"], tmp_path / "out.jsonl", stub.url, concurrency=2,
+                     on_progress=lambda s: seen.append((s.done, s.total_tokens, _progress_line(s))), **FAST)
+    assert len(seen) >= 2 and seen[-1][0] == s.done == 6
+    assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)
+    mid = next(line for d, _, line in seen if d < 6)
+    assert "/6" in mid and "req/s" in mid and "ETA" in mid
+    assert seen[-1][2].startswith(f"done 6/6 · failed 0 · retried 0 · tokens {s.total_tokens:,}")
+
+
+def test_responses_inside_the_request_folder_are_refused(tmp_path):
+    write_requests(tmp_path / "req", ["plain a"])
+    with pytest.raises(LLMRunError, match="among the request files"):
+        run_requests([tmp_path / "req"], tmp_path / "req" / "requests-00000.jsonl", "http://127.0.0.1:9/v1")
+    with pytest.raises(LLMRunError, match="among the request files"):
+        run_requests([tmp_path / "req"], tmp_path / "req" / "out.jsonl", "http://127.0.0.1:9/v1")
+
+
 def test_helpers():
     assert chat_url("http://h:1/v1", "/v1/chat/completions") == "http://h:1/v1/chat/completions"
     assert chat_url("http://h:1/v1/", "/v1/chat/completions") == "http://h:1/v1/chat/completions"

@@ -355,6 +355,12 @@ def run_requests(request_paths, out_path: Path | str, endpoint: str, model: str 
     paths = expand_paths(request_paths)
     if not paths:
         raise LLMRunError("no request files given (folders are searched for *.jsonl)")
+    # responses inside a request folder would be read as requests by the next (resuming) run
+    given = [Path(p) for p in ([request_paths] if isinstance(request_paths, (str, Path)) else request_paths)]
+    folders = {p.resolve() for p in given if p.is_dir()}
+    out = Path(out_path).resolve()
+    if out in {p.resolve() for p in paths} or (out.parent in folders and out.name.endswith(".jsonl")):
+        raise LLMRunError(f"{out_path} is among the request files; write responses outside the request folder")
     run = _Run(endpoint, Path(out_path), model, concurrency, api_key_env, timeout, max_retries, backoff_base,
                backoff_max, on_progress)
     return asyncio.run(run.run(paths))
