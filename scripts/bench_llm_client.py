@@ -2,8 +2,8 @@
 
 1. Throughput against a local stub server that answers instantly (tests/llm_stub_server.py, its
    own process), side by side in one run with two bare httpx loops doing the same requests
-   without files, resume or retries: one AsyncClient per worker (what curate does; the ceiling)
-   and one shared AsyncClient pool (the obvious way). Wall requests/s depend on how busy the
+   without files, resume or retries: one AsyncClient per worker, and one shared AsyncClient pool
+   (the obvious way). curate sends through one httpx transport per worker instead. Wall requests/s depend on how busy the
    machine is, so the client's CPU time per request is reported too.
 2. Kill and resume: `curate llm run` as a subprocess, SIGKILLed mid-run, then rerun; checks that
    every request is answered exactly once and that no request answered on disk was sent again

@@ -102,15 +102,16 @@ def test_429_with_retry_after_and_500s_are_retried(tmp_path, stub):
 
 
 def test_timeouts_are_retried_then_dead_lettered(tmp_path, stub):
-    ids = write_requests(tmp_path / "req", ["sleep:1.5:1 once", "sleep:1.5:9 always", "plain x"])
-    s = run_requests([tmp_path / "req"], tmp_path / "out.jsonl", stub.url, concurrency=3, timeout=0.4,
+    # a 1 s timeout leaves a busy machine room to answer the quick requests in time
+    ids = write_requests(tmp_path / "req", ["sleep:2.5:1 once", "sleep:2.5:9 always", "plain x"])
+    s = run_requests([tmp_path / "req"], tmp_path / "out.jsonl", stub.url, concurrency=3, timeout=1.0,
                      max_retries=1, **FAST)
     assert (s.done, s.failed) == (2, 1)
     assert s.failure_kinds == {"timeout": 1}
-    assert stub.state.attempts["sleep:1.5:1 once"] == 2 and stub.state.attempts["sleep:1.5:9 always"] == 2
+    assert stub.state.attempts["sleep:2.5:1 once"] == 2 and stub.state.attempts["sleep:2.5:9 always"] == 2
     dead = read_responses(tmp_path / "out.dead.jsonl")
     [(cid, ans)] = dead.items()
-    assert ids[cid] == "sleep:1.5:9 always" and ans.error.startswith("timeout: gave up after 2 attempts")
+    assert ids[cid] == "sleep:2.5:9 always" and ans.error.startswith("timeout: gave up after 2 attempts")
     assert set(read_responses(tmp_path / "out.jsonl")) == set(ids) - {cid}
 
 
