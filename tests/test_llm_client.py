@@ -238,12 +238,16 @@ def test_progress_reports_counts_rate_and_eta(tmp_path, stub):
     assert seen[-1][2].startswith(f"done 6/6 · failed 0 · retried 0 · tokens {s.total_tokens:,}")
 
 
-def test_responses_inside_the_request_folder_are_refused(tmp_path):
+def test_responses_inside_the_request_folder_or_a_request_file_as_output_are_refused(tmp_path):
     write_requests(tmp_path / "req", ["plain a"])
     with pytest.raises(LLMRunError, match="among the request files"):
         run_requests([tmp_path / "req"], tmp_path / "req" / "requests-00000.jsonl", "http://127.0.0.1:9/v1")
     with pytest.raises(LLMRunError, match="among the request files"):
         run_requests([tmp_path / "req"], tmp_path / "req" / "out.jsonl", "http://127.0.0.1:9/v1")
+    # -o naming a request file elsewhere would count every request as answered: refused too
+    write_requests(tmp_path / "other", ["plain b"])
+    with pytest.raises(LLMRunError, match="requests-00000.jsonl:1: not a response line"):
+        run_requests([tmp_path / "req"], tmp_path / "other" / "requests-00000.jsonl", "http://127.0.0.1:9/v1")
 
 
 def test_helpers():

@@ -137,6 +137,8 @@ def scan_answered(out_path: Path) -> tuple[set[str], dict[str, int]]:
                 continue
             try:
                 obj = orjson.loads(raw)
+                if "response" not in obj and "error" not in obj:  # e.g. -o naming a request file
+                    raise KeyError("response")
                 done.add(obj["custom_id"])
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 raise LLMRunError(f"{out_path}:{lineno}: not a response line; is -o the right file?") from None
