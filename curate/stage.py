@@ -147,6 +147,8 @@ class Stage(PipelineStep):
     examples: ClassVar[str] = ""
     # Functions that add extra subcommands to the CLI app (e.g. train-classifier).
     cli_commands: ClassVar[list[Callable[["typer.Typer"], None]]] = []
+    # Options that make a small runnable instance, for the contract test every stage passes.
+    contract_options: ClassVar[dict[str, Any]] = {}
     # What `prepare()` returned, set by the runner in every process before process_shard.
     prepared: Any = None
     REASON_TYPE: ClassVar[pa.DataType] = pa.string()

@@ -1,14 +1,14 @@
-"""A deliberately slow stage, registered only by tests that need to interrupt a run mid-way."""
+"""Stages registered only by tests: slow, failing, emitting, clashing ones."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import pyarrow as pa
 from pydantic import Field
 
-from curate.records import reject
-from curate.stage import Stage, StageConfig
+from curate.stage import PrepareContext, Stage, StageConfig
 from curate.stages import register
 
 
@@ -29,7 +29,7 @@ class SlowCopyStage(Stage):
             time.sleep(self.config.delay_ms / 1000)
             doc["copied_by"] = self.config.tag
             if self.config.reject_every and i % self.config.reject_every == 0:
-                yield reject(doc, "test-slow-copy:every_nth")
+                yield self.reject(doc, "every_nth")
             else:
                 yield doc
 
@@ -50,3 +50,73 @@ class FailOnStage(Stage):
             if self.config.marker in doc["text"]:
                 raise ValueError(f"cannot handle {doc['id']}")
             yield doc
+
+
+class EmitConfig(StageConfig):
+    pass
+
+
+@register
+class EmitStage(Stage):
+    """Writes one request record per document to its named output `requests` and keeps every document."""
+
+    name = "test-emit"
+    Config = EmitConfig
+    outputs = {"requests": "jsonl"}
+
+    def process(self, docs):
+        for doc in docs:
+            self.emit("requests", {"custom_id": doc["id"], "chars": len(doc["text"])})
+            yield doc
+
+
+class ClashConfig(StageConfig):
+    column: str = Field("text", description="The column this stage (wrongly) writes.")
+
+
+@register
+class ClashStage(Stage):
+    """Declares a column that may clash with a core field or another stage's column."""
+
+    name = "test-clash"
+    Config = ClashConfig
+
+    def output_columns(self):
+        return {self.config.column: pa.string()}
+
+    def process(self, docs):
+        yield from docs
+
+
+# -- the README's minimal two-pass stage, verbatim (so the example there is known to work) --------
+
+class LongerThanConfig(StageConfig):
+    quantile: float = Field(0.5, ge=0, le=1, description="Keep documents at least as long as this quantile of all lengths.")
+
+
+@dataclass(frozen=True)
+class LengthCut:
+    chars: int  # documents shorter than this are removed
+
+
+@register
+class LongerThanStage(Stage):
+    """Keep documents at least as long as a quantile of all documents' lengths (two passes)."""
+
+    name = "test-longer-than"
+    Config = LongerThanConfig
+    streaming = False                                  # needs every input before the first decision
+    columns = {"test_longer_than_chars": pa.int64()}
+    prepared: LengthCut | None = None                  # what prepare() returns, in every worker
+
+    def prepare(self, ctx: PrepareContext) -> LengthCut:
+        lengths = sorted(len(doc["text"]) for shard in ctx.inputs for doc in ctx.docs(shard))
+        return LengthCut(lengths[int(self.config.quantile * (len(lengths) - 1))] if lengths else 0)
+
+    def process(self, docs):
+        for doc in docs:
+            doc["test_longer_than_chars"] = n = len(doc["text"])
+            if n < self.prepared.chars:
+                yield self.reject(doc, "short", f"{n} chars < {self.prepared.chars}")
+            else:
+                yield doc

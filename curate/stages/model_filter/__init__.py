@@ -97,6 +97,7 @@ class ModelFilterStage(Stage):
     reads = {LANGUAGE: str, LANGUAGE_SCORE: float}
     cli_commands = [_add_train_command]
     prepared: KeepTopPlan | None = None
+    contract_options = {"languages": ["en"]}
     examples = (
         "curate train-classifier --positive good.jsonl --negative bad.jsonl -o models/quality.bin --name quality\n"
         "curate model-filter runs/filtered -o runs/scored --models quality --keep-top 10%\n"
