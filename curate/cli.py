@@ -27,6 +27,7 @@ from pydantic.fields import FieldInfo
 from curate.config import ConfigError, format_validation_error, load_config
 from curate.executor import configure_main_logging
 from curate.inputs import STDIN, InputError, InputShard, resolve_inputs
+from curate.lock import LockHeld, LockUnavailable, folder_lock
 from curate.report import console, print_results, shard_progress
 from curate.runner import ShardFailed, run_stage, stream_stage
 from curate.shards import FORMATS, ShardError
@@ -159,13 +160,16 @@ def run_stage_command(stage: Stage, inputs: list[str], output: str, workers: int
                 console.print(f"{stage.name}: {result.stats.rejected:,} rejected documents in {rejected_path}")
         else:
             out_dir = Path(output)
-            if any(s.path is None for s in shards):
-                spooled = _spool_stdin(out_dir / "_stdin")
-                shards = [InputShard(spooled, "stdin", s.source) if s.path is None else s for s in shards]
-            with shard_progress(stage.name, out_dir, len(shards)):
-                result = run_stage(stage, shards, out_dir, workers=workers, fmt=fmt, resume=not fresh)
+            with folder_lock(out_dir, what="output folder"):  # before the stdin spool writes into it
+                if any(s.path is None for s in shards):
+                    spooled = _spool_stdin(out_dir / "_stdin")
+                    shards = [InputShard(spooled, "stdin", s.source) if s.path is None else s for s in shards]
+                with shard_progress(stage.name, out_dir, len(shards)):
+                    result = run_stage(stage, shards, out_dir, workers=workers, fmt=fmt, resume=not fresh)
     except (InputError, StageError, ShardError) as e:
         raise _fail(str(e)) from None
+    except (LockHeld, LockUnavailable) as e:
+        raise _fail(str(e), e.exit_code) from None
     except ShardFailed as e:
         hint = "" if output == "-" else f"\n(traceback in {output}/_logs/logs/; finished shards are kept: fix and rerun to resume)"
         raise _fail(f"{e}{hint}", 1) from None
@@ -244,6 +248,8 @@ def run(
         results = run_pipeline(cfg, specs, workers=workers, resume=not fresh, watch=shard_progress)
     except (ConfigError, InputError, StageError, ShardError) as e:
         raise _fail(str(e)) from None
+    except (LockHeld, LockUnavailable) as e:
+        raise _fail(str(e), e.exit_code) from None
     except ShardFailed as e:
         raise _fail(f"{e}\n(traceback in the stage's _logs/logs/; finished shards are kept: fix and rerun to resume)", 1) from None
     print_results(results, title=f"curate run {config}")

@@ -21,6 +21,7 @@ from loguru import logger
 
 from curate.executor import apply_env, curate_env, map_in_workers, run_tasks
 from curate.inputs import InputShard
+from curate.lock import empty_locked_folder, hold_locks, stage_folders
 from curate.manifest import Entry, Manifest
 from curate.records import REJECT_REASON
 from curate.shards import ShardWriter, StreamWriter, suffix_for
@@ -179,6 +180,7 @@ def _remove_stale(out_dir: Path, manifest: Manifest, keep: set[str]) -> None:
         tmp.unlink(missing_ok=True)  # left by a killed run
 
 
+@hold_locks(lambda a: [(a["out_dir"], "output folder"), *stage_folders(a["stage"])])
 def run_stage(
     stage: Stage,
     inputs: list[InputShard],
@@ -192,7 +194,7 @@ def run_stage(
     t0 = time.perf_counter()
     stage.check()
     if not resume and out_dir.exists():
-        shutil.rmtree(out_dir)
+        empty_locked_folder(out_dir)  # not rmtree: the folder's lock file stays
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out_dir)
     _remove_stale(out_dir, manifest, {s.name for s in inputs})
@@ -233,6 +235,7 @@ def run_stage(
     return result
 
 
+@hold_locks(lambda a: stage_folders(a["stage"]))
 def stream_stage(stage: Stage, inputs: list[InputShard], out: BinaryIO, rejected_path: Path, fmt: str = "jsonl",
                  work_dir: Path | None = None) -> StageResult:
     """Run `stage` in this process, kept documents as JSONL to `out`, rejected ones to a file.

@@ -101,6 +101,11 @@ class Stage(PipelineStep):
     def check(self) -> None:
         """Raise `StageError` before any work starts if something the stage needs is missing."""
 
+    def locks(self) -> list[Path]:
+        """Folders this stage writes besides its output folder (dedup's --index). The runner locks
+        each one for the whole stage run, so a second run using it stops at once (curate/lock.py)."""
+        return []
+
     def summary(self, stats: dict) -> Any:
         """An optional rich renderable summarising this stage's result (e.g. rejects per rule)."""
         return None

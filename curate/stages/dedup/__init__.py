@@ -85,6 +85,9 @@ class DedupStage(Stage):
         self._decisions: Path | None = None
         self._shard_nos: dict[str, int] = {}
 
+    def locks(self) -> list[Path]:
+        return [self.config.index] if self.config.index is not None else []
+
     def check(self) -> None:
         if self.config.index is not None:
             DedupIndex(self.config.index, self.params).check()
