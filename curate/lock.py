@@ -16,7 +16,8 @@ create a new file of the same name and lock that, and both would run. `empty_loc
 clears a folder (`--fresh`) but keeps its lock file.
 
 Locks are re-entrant within a process: a run that holds its run directory may lock the
-same folder again (a nested call) without deadlocking itself.
+same folder again (a nested call) without deadlocking itself. They belong to the process
+that took them, not to processes it forks (see `_forget_in_child`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,23 @@ _held: dict[str, list] = {}  # real path of a folder -> [fd, depth] for locks th
 _held_guard = threading.Lock()
 
 
+def _forget_in_child() -> None:
+    """A forked child (datatrove's multiprocess Manager, a fork pool) gets copies of the lock
+    descriptors, and a flock lasts while any copy is open: a child that outlives a killed run
+    would keep its folders locked for good. Children close their copies (the parent's lock stays)."""
+    global _held_guard
+    for fd, _depth in _held.values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _held.clear()
+    _held_guard = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
 def _holder_record(what: str) -> dict:
     return {
         "pid": os.getpid(),
@@ -79,6 +97,16 @@ def _read_record(fd: int) -> dict | None:
     except ValueError:
         return {}
     return record if isinstance(record, dict) else {}
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True  # exists, another user's
+    return True
 
 
 def _describe(record: dict | None) -> str:
@@ -115,7 +143,10 @@ def _acquire(folder: Path, what: str) -> int:
             time.sleep(0.05)
             record = _read_record(fd)
         os.close(fd)
-        raise LockHeld(f"{what} {folder} is in use by another curate run ({_describe(record)}); "
+        gone = ""
+        if record and record.get("host") == socket.gethostname() and not _alive(record.get("pid")):
+            gone = f"; pid {record.get('pid')} has ended but a process it started still holds the lock"
+        raise LockHeld(f"{what} {folder} is in use by another curate run ({_describe(record)}{gone}); "
                        f"nothing was changed: wait for that run to end, or stop it, then run again") from None
     except OSError as e:
         os.close(fd)

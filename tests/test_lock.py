@@ -268,3 +268,30 @@ def test_an_output_path_that_is_a_file_is_a_one_line_usage_error(tmp_path):
     proc = _run(["ingest", str(inputs), "-o", str(tmp_path / "taken")])
     assert proc.returncode == 2 and "Traceback" not in proc.stderr.decode(), proc.stderr.decode()
     assert (tmp_path / "taken").read_text() == "not a folder"
+
+
+def test_a_process_forked_by_a_killed_run_does_not_keep_its_folder_locked(tmp_path, caplog):
+    """datatrove forks a multiprocess Manager that outlives a `kill -9` of the run alone; it must not hold the lock."""
+    folder, ready = tmp_path / "run", tmp_path / "ready"
+    code = ("import os, sys, time, pathlib; from curate.lock import folder_lock\n"
+            "with folder_lock(sys.argv[1], 'run directory'):\n"
+            "    child = os.fork()\n"
+            "    if child == 0:\n"
+            "        time.sleep(60); os._exit(0)\n"
+            "    pathlib.Path(sys.argv[2]).write_text(str(child)); time.sleep(60)\n")
+    run = subprocess.Popen([sys.executable, "-c", code, str(folder), str(ready)], env=ENV, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() or not ready.read_text():
+            assert run.poll() is None and time.monotonic() < deadline, "the run never took the lock"
+            time.sleep(0.02)
+        forked = int(ready.read_text())
+        os.kill(run.pid, signal.SIGKILL)  # the run alone, as `kill -9 PID` does
+        run.wait()
+        os.kill(forked, 0)  # the forked process lives on
+        with caplog.at_level("WARNING", logger="curate"):
+            with folder_lock(folder, "run directory"):
+                pass
+        assert f"pid {run.pid}" in caplog.text and "taking over" in caplog.text
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
