@@ -11,9 +11,12 @@ file also records who holds it (pid, host, start time, command line), which is w
 second run's message shows. A clean release empties the file; a non-empty record under a
 free lock was therefore left by a run that was killed, and taking it over says so.
 
-The file is never deleted while in use: deleting a flock'ed file lets a second process
-create a new file of the same name and lock that, and both would run. `empty_locked_folder`
-clears a folder (`--fresh`) but keeps its lock file.
+Deleting a flock'ed file lets a second process create a new file of the same name and lock
+that, and both would run; so a run never deletes the lock file of a folder it works in
+(`empty_locked_folder` clears a folder for `--fresh` but keeps it), and whoever takes a lock
+checks that the file it locked is still the one the folder holds. The one deletion: a
+folder the lock itself created and nothing else wrote to (the run failed before any work)
+is removed again, lock file included, so a failed run leaves no trace.
 
 Locks are re-entrant within a process: a run that holds its run directory may lock the
 same folder again (a nested call) without deadlocking itself. They belong to the process
@@ -56,7 +59,7 @@ class LockUnavailable(Exception):
     exit_code = 2
 
 
-_held: dict[str, list] = {}  # real path of a folder -> [fd, depth] for locks this process holds
+_held: dict[str, list] = {}  # real path of a folder -> [fd, depth, folder, created] for locks this process holds
 _held_guard = threading.Lock()
 
 
@@ -65,7 +68,7 @@ def _forget_in_child() -> None:
     descriptors, and a flock lasts while any copy is open: a child that outlives a killed run
     would keep its folders locked for good. Children close their copies (the parent's lock stays)."""
     global _held_guard
-    for fd, _depth in _held.values():
+    for fd, *_ in _held.values():
         try:
             os.close(fd)
         except OSError:
@@ -130,39 +133,71 @@ def _open_lock_file(folder: Path, what: str) -> int:
         raise LockUnavailable(f"{what} {folder}: cannot create {LOCK_NAME} there ({e.strerror})") from None
 
 
-def _acquire(folder: Path, what: str) -> int:
-    fd = _open_lock_file(folder, what)
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether `path` still names the file open as `fd` (a releasing run may have removed it)."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        # the holder writes its record just after taking the lock: give it a moment
+        st, mine = os.stat(path), os.fstat(fd)
+    except FileNotFoundError:
+        return False
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _acquire(folder: Path, what: str) -> tuple[int, bool]:
+    """(descriptor holding the lock, whether this call created the folder)."""
+    for _attempt in range(20):
+        created = not folder.exists()
+        try:
+            fd = _open_lock_file(folder, what)
+        except FileNotFoundError:  # removed between mkdir and open by a run releasing it: again
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _refuse(fd, folder, what)
+        except OSError as e:
+            os.close(fd)
+            raise LockUnavailable(f"{what} {folder}: cannot lock {LOCK_NAME} ({e.strerror})") from None
+        if not _same_file(fd, folder / LOCK_NAME):  # we locked a file its holder had just removed
+            os.close(fd)
+            continue
+        previous = _read_record(fd)
+        if previous is not None and previous.get("pid") != os.getpid():
+            log.warning("taking over the lock on %s %s left by a run that is gone (%s)", what, folder, _describe(previous))
+        data = json.dumps(_holder_record(what)).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
+        return fd, created
+    raise LockUnavailable(f"{what} {folder}: its {LOCK_NAME} keeps being removed while this run tries to lock it")
+
+
+def _refuse(fd: int, folder: Path, what: str) -> None:
+    # the holder writes its record just after taking the lock: give it a moment
+    record = _read_record(fd)
+    for _ in range(20):
+        if record:
+            break
+        time.sleep(0.05)
         record = _read_record(fd)
-        for _ in range(20):
-            if record:
-                break
-            time.sleep(0.05)
-            record = _read_record(fd)
-        os.close(fd)
-        gone = ""
-        if record and record.get("host") == socket.gethostname() and not _alive(record.get("pid")):
-            gone = f"; pid {record.get('pid')} has ended but a process it started still holds the lock"
-        raise LockHeld(f"{what} {folder} is in use by another curate run ({_describe(record)}{gone}); "
-                       f"nothing was changed: wait for that run to end, or stop it, then run again") from None
-    except OSError as e:
-        os.close(fd)
-        raise LockUnavailable(f"{what} {folder}: cannot lock {LOCK_NAME} ({e.strerror})") from None
-    previous = _read_record(fd)
-    if previous is not None and previous.get("pid") != os.getpid():
-        log.warning("taking over the lock on %s %s left by a run that is gone (%s)", what, folder, _describe(previous))
-    data = json.dumps(_holder_record(what)).encode()
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, data, 0)
-    return fd
+    os.close(fd)
+    gone = ""
+    if record and record.get("host") == socket.gethostname() and not _alive(record.get("pid")):
+        gone = f"; pid {record.get('pid')} has ended but a process it started still holds the lock"
+    raise LockHeld(f"{what} {folder} is in use by another curate run ({_describe(record)}{gone}); "
+                   f"nothing was changed: wait for that run to end, or stop it, then run again") from None
 
 
-def _release(fd: int) -> None:
+def _release(fd: int, folder: Path, created: bool) -> None:
+    """Unlock. A folder this lock created and nothing else wrote to (the run failed before any
+    work: a missing model, a bad input) is removed again, so a refused or failed run leaves no trace."""
     try:
-        os.ftruncate(fd, 0)  # an empty record: released cleanly, nothing to take over
+        if created and [p.name for p in folder.iterdir()] == [LOCK_NAME]:
+            (folder / LOCK_NAME).unlink()  # still holding the lock: a waiter re-checks the path (_same_file)
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # another run created something there meanwhile
+        else:
+            os.ftruncate(fd, 0)  # an empty record: released cleanly, nothing to take over
     finally:
         os.close(fd)  # closing the last descriptor releases the flock
 
@@ -179,7 +214,8 @@ def folder_lock(folder: Path | str, what: str = "folder") -> Iterator[Path]:
     with _held_guard:
         mine = _held.get(key)
         if mine is None:
-            mine = _held[key] = [_acquire(folder, what), 0]
+            fd, created = _acquire(folder, what)
+            mine = _held[key] = [fd, 0, folder, created]
         mine[1] += 1
     try:
         yield folder
@@ -188,7 +224,7 @@ def folder_lock(folder: Path | str, what: str = "folder") -> Iterator[Path]:
             mine[1] -= 1
             if mine[1] == 0:
                 del _held[key]
-                _release(mine[0])
+                _release(mine[0], mine[2], mine[3])
 
 
 @contextmanager

@@ -225,11 +225,12 @@ def _hold_in_child(folder: Path, ready: Path) -> subprocess.Popen:
 
 def test_folder_lock_is_reentrant_nests_and_refuses_another_process(tmp_path):
     run_dir, child_dir = tmp_path / "run", tmp_path / "run" / "00-x"
+    run_dir.mkdir()  # made by the user: stays after the run, with its released lock file
     with folder_lock(run_dir, "run directory"):
         with folder_lock(run_dir, "run directory"), folder_lock(child_dir, "output folder"):  # no self-deadlock
             assert json.loads((child_dir / LOCK_NAME).read_text())["pid"] == os.getpid()
         assert json.loads((run_dir / LOCK_NAME).read_text())["pid"] == os.getpid(), "inner exit released the outer lock"
-        assert (child_dir / LOCK_NAME).read_text() == ""
+        assert not child_dir.exists(), "made by the lock and left empty: removed again"
     assert (run_dir / LOCK_NAME).read_text() == ""
 
     other = tmp_path / "other"
@@ -295,3 +296,19 @@ def test_a_process_forked_by_a_killed_run_does_not_keep_its_folder_locked(tmp_pa
         assert f"pid {run.pid}" in caplog.text and "taking over" in caplog.text
     finally:
         os.killpg(run.pid, signal.SIGKILL)
+
+
+def test_a_run_that_fails_before_any_work_leaves_no_folder_behind(tmp_path):
+    nested = tmp_path / "run" / "00-x"
+    with pytest.raises(RuntimeError):
+        with folder_lock(tmp_path / "run", "run directory"), folder_lock(nested, "output folder"):
+            raise RuntimeError("a missing model")
+    assert not (tmp_path / "run").exists()
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    with folder_lock(existing, "output folder"):
+        pass
+    assert [p.name for p in existing.iterdir()] == [LOCK_NAME], "a folder the user made stays, with its lock file"
+    inputs = _inputs(tmp_path / "in", shards=1, docs=3)
+    missing = _run(["model-filter", str(inputs), "-o", str(tmp_path / "out"), "--models", "no-such-model"])
+    assert missing.returncode == 2 and not (tmp_path / "out").exists(), missing.stderr.decode()
