@@ -7,6 +7,7 @@ from pathlib import Path
 from curate.config import RunConfig, StageSpec
 from curate.errors import ConfigError, StageError
 from curate.inputs import resolve_inputs
+from curate.lock import hold_locks, stage_folders
 from curate.runner import StageResult, Watch, run_stage
 
 
@@ -14,6 +15,13 @@ def stage_dir(run_dir: Path, index: int, name: str) -> Path:
     return run_dir / f"{index:02d}-{name}"
 
 
+def _run_folders(a: dict) -> list[tuple[Path, str]]:
+    """Locked for the whole run, before any stage starts: the run directory and the folders stages
+    write outside it (a dedup index), so an overlapping run stops at once, not hours later."""
+    return [(a["cfg"].run_dir, "run directory"), *(f for spec in a["specs"] for f in stage_folders(spec.build()))]
+
+
+@hold_locks(_run_folders)
 def run_pipeline(cfg: RunConfig, specs: list[StageSpec], workers: int | None = None, resume: bool = True,
                  watch: Watch | None = None) -> list[StageResult]:
     """Run every stage in order; a stage whose inputs and config are unchanged is skipped shard by shard."""

@@ -31,6 +31,7 @@ from curate.atomic import atomic_path, remove_leftovers
 from curate.errors import CurateError, ShardFailed
 from curate.executor import apply_env, curate_env, map_in_workers, run_tasks
 from curate.inputs import STDIN, InputShard, resolve_inputs
+from curate.lock import empty_locked_folder, folder_lock, folder_locks, stage_folders
 from curate.logs import log
 from curate.manifest import Entry, Manifest
 from curate.progress import ShardProgress
@@ -276,12 +277,9 @@ def run_stage(
     stage.check()
     check_writable(out_dir, "output folder")
     with ExitStack() as locks:
-        for folder in (out_dir, *stage.locks()):
-            pass  # LOCK
+        locks.enter_context(folder_locks([(out_dir, "output folder"), *stage_folders(stage)]))
         if not resume:
-            for child in out_dir.iterdir():
-                if child.name != ".curate.lock":
-                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+            empty_locked_folder(out_dir)  # not rmtree: the folder's lock file stays
         manifest = Manifest(out_dir)
         _remove_stale(stage, out_dir, manifest, {s.name for s in inputs})
 
@@ -341,8 +339,7 @@ def stream_stage(stage: Stage, inputs: list[InputShard], out: BinaryIO, rejected
         check_writable(folder, "folder")
     stem = rejected_path.name.removesuffix(suffix_for(fmt))
     with ExitStack() as locks:
-        for folder in stage.locks():
-            pass  # LOCK
+        locks.enter_context(folder_locks(stage_folders(stage)))
         ctx = PrepareContext(stage=stage, inputs=inputs, work_dir=work_dir or rejected_path.parent / f"_work-{stage.name}",
                              workers=1, map_shards=lambda fn, items: [fn(x) for x in items], key="stream")
         if not stage.streaming:
@@ -404,7 +401,7 @@ def run(stage: Stage, input_args: list[str], output: str, *, workers: int = 1, f
     if output != "-":
         out_dir = Path(output)
         check_writable(out_dir, "output folder")
-        with nullcontext():  # LOCK
+        with folder_lock(out_dir, "output folder"):  # before the stdin spool writes into it
             inputs = spooled(out_dir / "_stdin")
             return run_stage(stage, inputs, out_dir, workers=workers, fmt=fmt, resume=resume, watch=watch), None
     stamp = time.strftime("%Y%m%d-%H%M%S")

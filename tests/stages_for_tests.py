@@ -1,9 +1,10 @@
-"""Stages registered only by tests: slow, failing, emitting, clashing ones."""
+"""Stages registered only by tests: slow, failing, gated, emitting, clashing and two-pass ones."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 from pydantic import Field
@@ -120,3 +121,24 @@ class LongerThanStage(Stage):
                 yield self.reject(doc, "short", f"{n} chars < {self.prepared.chars}")
             else:
                 yield doc
+class GateConfig(StageConfig):
+    gate: str = Field(..., description="Wait until this file exists before passing documents on (touches GATE.waiting first).")
+    timeout_s: float = Field(120.0, description="Give up waiting (raise) after this long.")
+
+
+@register
+class GateStage(Stage):
+    """Holds a run open until the test opens the gate: a run that is busy for exactly as long as needed."""
+
+    name = "test-gate"
+    Config = GateConfig
+
+    def process(self, docs):
+        gate = Path(self.config.gate)
+        Path(f"{gate}.waiting").touch()  # tells the test the run is now idle at the gate
+        deadline = time.monotonic() + self.config.timeout_s
+        while not gate.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"gate {gate} never opened")
+            time.sleep(0.02)
+        yield from docs

@@ -10,7 +10,7 @@ Layout (all Parquet, append-only):
 `iid` numbers index documents 0..M-1 in the order runs appended them, so in a cluster the
 earliest-indexed document wins. A run's files are written under temporary names, moved into
 place, then committed by its marker, so appending is idempotent and a killed append is
-invisible until redone. One writer at a time (cron runs in sequence).
+invisible until redone. One writer at a time: a run holds the index folder's lock (curate/lock.py).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from curate.atomic import write_atomic
 from curate.errors import StageError
+from curate.lock import LOCK_NAME
 from curate.logs import log
 from curate.stages.dedup.cluster import ClusterSettings, sql_str, survivors
 from curate.stages.dedup.lsh import MinHashParams
@@ -44,7 +45,7 @@ class DedupIndex:
         """Raise StageError if the folder is an index built with other parameters (or not an index)."""
         meta_path = self.root / "meta.json"
         if not meta_path.exists():
-            if self.root.exists() and any(self.root.iterdir()):
+            if self.root.exists() and any(p.name != LOCK_NAME for p in self.root.iterdir()):
                 raise StageError(f"--index {self.root}: folder exists but holds no dedup index (no meta.json)")
             return
         try:
