@@ -503,3 +503,29 @@ def test_blocklist_cache_holds_the_same_lists_as_parsing(tmp_path, monkeypatch):
     for got in (written, read_back):
         assert (got[0] == domains).all() and got[1] == urls
     assert cache_file.stat().st_size > 30_000_000
+
+
+def test_rejects_say_what_was_measured_against_which_threshold():
+    stage = FilterStage(preset="none", enable=["gopher_min_words", "gopher_hash_ratio", "gopher_alpha_words"])
+    few = {"id": "few", "text": "Short text with the words of a note."}
+    symbols = {"id": "sym", "text": (ARTICLE + "\n") + " ".join(["###"] * 400)}
+    [a, b] = list(stage.process([dict(few), dict(symbols)]))
+    assert a["reject_reason"] == "filter:gopher_min_words"
+    assert a["reject_detail"] == "gopher_min_words 8 < 50 (min_doc_words)"
+    # the first failing rule is the reason; the detail gives every failing rule's value and bound
+    assert b["reject_reason"] == "filter:gopher_hash_ratio"
+    hashes, alpha = b["reject_detail"].split("; ")
+    assert hashes.startswith("gopher_hash_ratio 0.9") and hashes.endswith(" > 0.1 (max_symbol_word_ratio)")
+    name, value, op, bound, key = alpha.split()
+    assert (name, op, bound, key) == ("gopher_alpha_words", "<", "0.8", "(min_alpha_words_ratio)") and float(value) < 0.8
+    # a bound on both sides names the one crossed; a yes/no rule compares with 0; a blocklist says which list
+    long_words = {"id": "long", "text": " ".join(["incomprehensibilities"] * 60)}
+    [c] = FilterStage(preset="none", enable=["gopher_mean_word_length"]).process([long_words])
+    assert c["reject_detail"] == "gopher_mean_word_length 21 > 10 (max_avg_word_length)"
+    [d] = FilterStage(preset="none", enable=["c4_curly_bracket"]).process([{"id": "d", "text": "The function body opens with a { brace here."}])
+    assert d["reject_detail"] == "c4_curly_bracket 1 > 0"
+    with tarfile.open(assets_dir() / "url_filterblacklistsv0_3_0.tar.gz") as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("domains"))
+        domain = tar.extractfile(member).readline().decode().strip()
+    [e] = FilterStage(preset="none", enable=["url_blocklist"]).process([{"id": "e", "text": ARTICLE, "url": f"https://{domain}/x"}])
+    assert e["reject_detail"] == "url_blocklist: domain list"
