@@ -29,7 +29,8 @@ from curate.stage import Stage, StageConfig, StageError, register
 from curate.stages.extract.boilerplate import ExtractOptions, extract_main_text
 from curate.stages.extract.deadline import DocumentTimeout, time_limit
 from curate.stages.extract.html import binary_reason, decode_html
-from curate.stages.extract.warc import RawRecord, iter_records, mime_of, sniff, split_http
+from curate.stages.extract.http import mime_of, split_http
+from curate.stages.extract.warc import RawRecord, iter_records, sniff
 
 log = logging.getLogger("curate")
 
@@ -81,6 +82,8 @@ class ExtractStage(Stage):
         "source_offset": pa.int64(),
         "html_bytes": pa.int64(),
         "html_truncated": pa.bool_(),
+        # what was done to an HTTP body per declared coding, e.g. "chunked,gzip" or "stale-gzip-kept-raw"
+        "extract_http_decoding": pa.string(),
     }
     examples = (
         "curate extract crawl/*.warc.gz -o runs/extracted --workers 2\n"
@@ -160,10 +163,12 @@ class ExtractStage(Stage):
         if rec.kind not in DOCUMENT_RECORDS:
             skipped[rec.kind] += 1
             return None
+        decoding = None
         if rec.is_http:
             http = split_http(rec.block)
             mime, charset, body, status = http.mime, http.charset, http.body, http.status
             problem, size = http.problem, rec.length - (len(rec.block) - len(http.body))
+            decoding = ",".join(http.decoding) or None
         else:  # a resource record or ARC v1 record holding the page itself
             (mime, charset), body, status, problem, size = mime_of(rec.content_type), rec.block, None, None, rec.length
         if self.config.only_http_2xx and status is not None and not 200 <= status < 300:
@@ -175,7 +180,7 @@ class ExtractStage(Stage):
             skipped[mime or "no content type"] += 1
             return None
         doc = self._base(path, source, rec.offset, rec.url, rid)
-        doc.update({"crawl_date": rec.date, "content_type": mime, "html_bytes": size})
+        doc.update({"crawl_date": rec.date, "content_type": mime, "html_bytes": size, "extract_http_decoding": decoding})
         if problem:
             return reject(doc, f"extract:{'truncated' if problem.startswith('truncated') else 'bad_encoding'}", f"{path} @ {rec.offset}: {problem}")
         doc.update({_PAYLOAD: body, _CHARSET_HINT: charset, _IS_TEXT: False, _CUT: rec.crawler_truncated})
