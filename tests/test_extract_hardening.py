@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from curate.stages.extract.http import split_http
-from curate.stages.extract.warc import iter_records, python_records
+from curate.stages.extract.warc import iter_records
 from tests.test_extract import (SHARED, article, http_response, run_extract, standard_warc, warc_record,
                                 write_warc_gz)
 
@@ -66,6 +65,8 @@ def test_stale_encoding_headers_keep_the_raw_body(tmp_path):
 
 
 def test_brotli_bodies_decode():
+    from curate.stages.extract.http import split_http  # HTTP parsing has its own module, apart from record framing
+
     brotli = pytest.importorskip("brotli")
     page = article().encode()
     http = split_http(_response(brotli.compress(page), "Content-Encoding: br\r\n"))
@@ -73,6 +74,8 @@ def test_brotli_bodies_decode():
 
 
 def test_chunked_framing_is_checked_not_assumed():
+    from curate.stages.extract.http import split_http
+
     page = article().encode()
     # a body that starts like a chunk size but whose size does not land on a line end: not chunked
     fake = b"1a\r\n" + page
@@ -84,3 +87,119 @@ def test_chunked_framing_is_checked_not_assumed():
     # real gzip bytes that do not decode are still an encoding problem, not silently raw
     broken = split_http(_response(b"\x1f\x8b\x08\x00garbage" * 20, "Content-Encoding: gzip\r\n"))
     assert broken.problem.startswith("undecodable gzip body") and broken.decoding == ["gzip-failed"]
+
+
+# -- 2. ARC offsets ---------------------------------------------------------------------------
+
+def _arc_records(n: int = 3) -> list[bytes]:
+    filedesc = b"1 0 Alexa Internet\nURL IP-address Archive-date Content-type Archive-length\n"
+    records = [b"filedesc://crawl.arc 0.0.0.0 20080923142103 text/plain %d\n%s\n" % (len(filedesc), filedesc)]
+    for i in range(n):
+        page = http_response(article(f"Page {i}").encode(), "text/html")
+        records.append(b"http://arc%d.example/ 10.0.0.%d 2008110414210%d text/html %d\n%s\n" % (i, i, i, len(page), page))
+    return records
+
+
+@pytest.mark.parametrize("layout", ["plain", "gzip-per-record", "gzip-whole-file"])
+def test_every_arc_record_has_the_offset_it_is_read_at(tmp_path, layout):
+    records = _arc_records()
+    path = tmp_path / ("crawl.arc" if layout == "plain" else "crawl.arc.gz")
+    if layout == "gzip-per-record":
+        write_warc_gz(path, records)
+    elif layout == "plain":
+        path.write_bytes(b"".join(records))
+    else:  # one gzip stream for the whole file, as some 2008 crawlers wrote: offsets into the decompressed bytes
+        path.write_bytes(gzip.compress(b"".join(records)))
+    kept, rejected = run_extract(tmp_path, [path])
+    assert rejected == [] and len(kept) == 3
+    offsets = [d["source_offset"] for d in kept]
+    assert len(set(offsets)) == 3 and 0 not in offsets  # the filedesc record is at 0
+    raw = path.read_bytes()
+    for doc in kept:
+        at = doc["source_offset"]
+        if layout == "plain":
+            record = raw[at:]
+        elif layout == "gzip-per-record":
+            record = zlib.decompressobj(31).decompress(raw[at:])  # one member: that record alone
+        else:
+            record = gzip.decompress(raw)[at:]
+        assert record.startswith(doc["url"].encode() + b" "), (layout, at)
+        assert f"<title>{doc['title']}</title>".encode() in record[:3000]
+
+
+# -- 3. compression told by content, not by name -----------------------------------------------
+
+def test_the_same_bytes_under_any_name_give_the_same_documents(tmp_path):
+    zstandard = pytest.importorskip("zstandard")
+    src = tmp_path / "src"
+    src.mkdir()
+    standard_warc(src / "crawl.warc.gz")  # one gzip member per record
+    plain = gzip.decompress((src / "crawl.warc.gz").read_bytes())
+    variants = {
+        "crawl.warc.gz": (src / "crawl.warc.gz").read_bytes(),
+        "crawl.warc.gz.bad": (src / "crawl.warc.gz").read_bytes(),
+        "crawl": (src / "crawl.warc.gz").read_bytes(),
+        "whole.warc.gz": gzip.compress(plain),  # compressed as one stream
+        "whole-no-suffix": gzip.compress(plain),
+        "crawl.warc.zst": zstandard.ZstdCompressor().compress(plain),
+        "crawl.warc.zst.part": zstandard.ZstdCompressor().compress(plain),
+        "plain.gz": plain,  # a suffix that lies the other way
+    }
+    results = {}
+    for i, (name, data) in enumerate(variants.items()):
+        folder = tmp_path / f"v{i}"
+        folder.mkdir()
+        (folder / name).write_bytes(data)
+        kept, rejected = run_extract(folder, [folder / name])
+        assert rejected == [], name
+        results[name] = [(d["id"], d["url"], d["text"], d["language"]) for d in kept]
+    assert len(results["crawl.warc.gz"]) == 2
+    for name, docs in results.items():
+        assert docs == results["crawl.warc.gz"], name
+
+
+def test_records_of_one_gzip_stream_are_found_at_their_decompressed_offsets(tmp_path):
+    src = tmp_path / "per-record.warc.gz"
+    standard_warc(src)
+    plain = gzip.decompress(src.read_bytes())
+    whole = tmp_path / "whole.warc.gz"
+    whole.write_bytes(gzip.compress(plain))
+    records = list(iter_records(whole, 1 << 20))
+    assert len(records) == 7 and not any(r.problem for r in records)
+    for r in records:
+        assert plain[r.offset:].startswith(b"WARC/1.0\r\nWARC-Type: " + r.kind.encode())
+
+
+# -- 4. a file with no HTML record says so ------------------------------------------------------
+
+def test_a_file_of_only_non_html_records_says_so(tmp_path, caplog):
+    warc = tmp_path / "images.warc.gz"
+    write_warc_gz(warc, [
+        warc_record("response", "https://img.example/a.png", http_response(b"\x89PNG\r\n\x1a\n" + bytes(64), "image/png"),
+                    "00000000-0000-0000-0000-000000000101"),
+        warc_record("response", "https://img.example/b.pdf", http_response(b"%PDF-1.4 ...", "application/pdf"),
+                    "00000000-0000-0000-0000-000000000102"),
+        warc_record("request", "https://img.example/a.png", b"GET /a.png HTTP/1.1\r\n\r\n", "00000000-0000-0000-0000-000000000103",
+                    "application/http; msgtype=request"),
+    ])
+    with caplog.at_level("WARNING", logger="curate"):
+        kept, rejected = run_extract(tmp_path, [warc])
+    assert kept == [] and rejected == []
+    [message] = [r.getMessage() for r in caplog.records if str(warc) in r.getMessage()]
+    assert message == f"{warc}: only non-HTML records (image/png 1, application/pdf 1, request 1): no documents to extract"
+
+
+# -- the real archives still read as before --------------------------------------------------
+
+def test_shared_archives_under_other_names_give_the_same_documents(tmp_path):
+    folder = SHARED / "warc"
+    if not folder.exists():
+        pytest.skip(f"{folder} not available")
+    original = folder / "dolma_wget_sample-0000.warc.gz"
+    renamed = tmp_path / "in" / "dolma_wget_sample-0000"
+    renamed.parent.mkdir()
+    shutil.copy(original, renamed)
+    a, _ = run_extract(tmp_path / "a", [original])
+    b, _ = run_extract(tmp_path / "b", [renamed])
+    assert len(a) == 22 and [(d["id"], d["text"], d["source_offset"]) for d in a] == [(d["id"], d["text"], d["source_offset"]) for d in b]
+    assert {d["extract_http_decoding"] for d in a} <= {None, "chunked", "gzip", "chunked,gzip"}

@@ -126,11 +126,7 @@ class ExtractStage(Stage):
                 damaged += bool(doc.get(REJECT_REASON))
                 documents += not doc.get(REJECT_REASON)
                 yield doc
-        counts = ", ".join(f"{k} {v}" for k, v in skipped.most_common()) or "none"
-        if documents:
-            log.info("%s: %d documents, %d damaged records; records not documents: %s", path, documents, damaged, counts)
-        else:  # e.g. a WAT file (metadata only), or not an archive at all
-            log.warning("%s: no HTML or text records read (%d damaged; other records: %s)", path, damaged, counts)
+        log.log(*_read_summary(path, documents, damaged, skipped))
 
     def _base(self, path: Path, source: str, offset: int | None, url: str | None, rid: str) -> dict:
         return {
@@ -243,6 +239,19 @@ class ExtractStage(Stage):
         for doc, (lang, score) in zip(todo, predict_languages([d[TEXT] for d in todo], self.config.lid_model, limit)):
             doc["language"], doc["language_score"] = lang, score
         yield from batch
+
+
+def _read_summary(path: Path, documents: int, damaged: int, skipped: Counter) -> tuple:
+    """The log level and message saying what one archive held (the file's words for "nothing to extract")."""
+    counts = ", ".join(f"{k} {v}" for k, v in skipped.most_common())
+    if documents:
+        return logging.INFO, "%s: %d documents, %d damaged records; records not documents: %s", path, documents, damaged, counts or "none"
+    if damaged:
+        return (logging.WARNING, "%s: no documents: %d damaged records (in rejected/); other records: %s",
+                path, damaged, counts or "none")
+    if skipped:  # e.g. a WAT file (metadata only), or a crawl of images and PDFs
+        return logging.WARNING, "%s: only non-HTML records (%s): no documents to extract", path, counts
+    return logging.WARNING, "%s: no records at all (an empty archive)", path
 
 
 def _options(cfg: ExtractConfig) -> ExtractOptions:
