@@ -529,3 +529,26 @@ def test_rejects_say_what_was_measured_against_which_threshold():
         domain = tar.extractfile(member).readline().decode().strip()
     [e] = FilterStage(preset="none", enable=["url_blocklist"]).process([{"id": "e", "text": ARTICLE, "url": f"https://{domain}/x"}])
     assert e["reject_detail"] == "url_blocklist: domain list"
+
+
+@pytest.mark.parametrize("text", [
+    "Great news :-) see you soon. smile :) and :-( and ;-) and :D and <3, ok (:-) \":)\" XD! o.O? 8) :-)).",
+    "The board is 2.00″ thick, 3′ long and 5.5′. wide; angles of 12′ and 30″, a″ ″a.",
+    "Hello\u200e. World\u200f, and\u200b, more \u200e(x)\u200e text\ufeff. soft\u00adhyphen. here\u2060.",
+    "body{font-size:18px}.x{font-weight:bold} a{color:red;size:18px}.x{font width:100%;height:50px data:image/png",
+    "wow!really end;more a)b a]b x}y Note: this, that; key:value a,b Time: 10:30, hello, world.",
+])
+def test_tokens_and_word_features_match_spacy_on_edge_cases(text):
+    pytest.importorskip("spacy")
+    from datatrove.utils.text import PUNCTUATION_SET, split_into_words
+
+    from curate.stages.filter.features import Features
+    from curate.stages.filter.tokenize import words as tokenize
+
+    reference = split_into_words(text, "en")  # datatrove's spaCy word split, as its Gopher filter uses
+    assert tokenize(text) == reference
+    f = Features(text)
+    non_symbol = [w for w in reference if any(ch not in PUNCTUATION_SET for ch in w)]
+    n, chars, alpha = f.word_classes
+    assert (n, chars) == (len(non_symbol), sum(map(len, non_symbol)))
+    assert alpha == sum(any(c.isalpha() for c in w) for w in reference)
