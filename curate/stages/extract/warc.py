@@ -1,7 +1,9 @@
 """Reading web archives: WARC (1.0/1.1 with fastwarc; 0.x and damaged files in pure Python) and ARC.
 
-Every record comes out as a `RawRecord` with its byte offset in the file (for .gz files, the
-offset of its gzip member, which is what `zcat`-free tools seek to). Nothing is ever raised
+Record framing only (HTTP payloads are http.py's). Every record comes out as a `RawRecord`
+with its byte offset in the file (for gzip files, the offset of its gzip member, which is what
+`zcat`-free tools seek to; for later records of a member holding several, the offset in the
+decompressed bytes). Compression (gzip, zstd) is told by magic bytes, not by name. Nothing is ever raised
 for bad input: a record cut short, a gzip member cut short, or bytes that are not a record
 header come out as records with `problem` set, and reading goes on where it can.
 
