@@ -142,6 +142,7 @@ def test_the_same_bytes_under_any_name_give_the_same_documents(tmp_path):
         "whole.warc.gz": gzip.compress(plain),  # compressed as one stream
         "whole-no-suffix": gzip.compress(plain),
         "crawl.warc.zst": zstandard.ZstdCompressor().compress(plain),
+        "frames.warc.zst": b"".join(zstandard.ZstdCompressor().compress(r) for r in _split_records(plain)),  # a frame per record
         "crawl.warc.zst.part": zstandard.ZstdCompressor().compress(plain),
         "plain.gz": plain,  # a suffix that lies the other way
     }
@@ -156,6 +157,11 @@ def test_the_same_bytes_under_any_name_give_the_same_documents(tmp_path):
     assert len(results["crawl.warc.gz"]) == 2
     for name, docs in results.items():
         assert docs == results["crawl.warc.gz"], name
+
+
+def _split_records(plain: bytes) -> list[bytes]:
+    starts = [0] + [i + 4 for i in range(len(plain)) if plain.startswith(b"\r\n\r\nWARC/1.0\r\n", i)]
+    return [plain[a:b] for a, b in zip(starts, starts[1:] + [len(plain)])]
 
 
 def test_records_of_one_gzip_stream_are_found_at_their_decompressed_offsets(tmp_path):
