@@ -538,7 +538,7 @@ def test_rejects_say_what_was_measured_against_which_threshold():
     "body{font-size:18px}.x{font-weight:bold} a{color:red;size:18px}.x{font width:100%;height:50px data:image/png",
     "wow!really end;more a)b a]b x}y Note: this, that; key:value a,b Time: 10:30, hello, world.",
     # emoticons spaCy assembles from split-off pieces
-    "Masatoshi Kimura [:emk] (:foo [=a (;c nice:) ok;) x:D (a): end): g(y): 3:) (8) Note:D.",
+    "Masatoshi Kimura [:emk] (:foo [=a (;c nice:) ok;) x:D (a): end): g(y): 3:) (8) Note:D. URL canonization (www.*.com) now.",
 ])
 def test_tokens_and_word_features_match_spacy_on_edge_cases(text):
     pytest.importorskip("spacy")

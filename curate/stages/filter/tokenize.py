@@ -139,7 +139,7 @@ _FIX_UP = frozenset(GLUED) | _APOSTROPHE_T
 ALTERNATIVES = [
     # fast path: a plain ASCII word (before punctuation that spaCy splits off: at the chunk's end, or
     # "," / ":" before a letter, its infixes; "a;b", "size:18px" stay whole)
-    r"[a-zA-Z]++(?=\s|$|[,;:!?)\]}]++(?:\s|$)|[,:](?=[^\W\d_]))|[a-z]{3,}+(?=\.(?!\w))",
+    r"[a-zA-Z]++(?=\s|$|[,;:!?)\]}]++(?:\s|$)|[,:](?=[^\W\d_]))|(?!www\.)[a-z]{3,}+(?=\.(?!\w))",
     # an emoticon (spaCy's special cases), alone, with punctuation split off around it, or after a
     # word ("nice:)"): spaCy merges split-off pieces that together form one; "[:" "(=" also before a word
     r"(?<![^\s(\[\"'“‘])(?=[" + re.escape("".join(sorted({e[0] for e in _EMOTICONS}))) + "])(?:" + "|".join(map(re.escape, sorted(_EMOTICONS, key=len, reverse=True)))
