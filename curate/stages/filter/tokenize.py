@@ -135,16 +135,18 @@ GLUED = {a + b: [a, b] for a, b in _GLUED_PARTS} | {
 _APOSTROPHE_T = frozenset(("'t", "’t", "'T", "’T"))
 _FIX_UP = frozenset(GLUED) | _APOSTROPHE_T
 
+_EMOTICON = "|".join(map(re.escape, sorted(_EMOTICONS, key=len, reverse=True)))  # longest first
+_EMOTICON_FIRST = re.escape("".join(sorted({e[0] for e in _EMOTICONS})))  # a cheap guard before the alternation
+
 # The alternatives, tried in order at each token start.
 ALTERNATIVES = [
     # fast path: a plain ASCII word (before punctuation that spaCy splits off: at the chunk's end, or
     # "," / ":" before a letter, its infixes; "a;b", "size:18px" stay whole)
     r"[a-zA-Z]++(?=\s|$|[,;:!?)\]}]++(?:\s|$)|[,:](?=[^\W\d_]))|(?!www\.)[a-z]{3,}+(?=\.(?!\w))",
-    # an emoticon (spaCy's special cases), alone, with punctuation split off around it, or after a
-    # word ("nice:)"): spaCy merges split-off pieces that together form one; "[:" "(=" also before a word
-    r"(?<![^\s(\[\"'“‘])(?=[" + re.escape("".join(sorted({e[0] for e in _EMOTICONS}))) + "])(?:" + "|".join(map(re.escape, sorted(_EMOTICONS, key=len, reverse=True)))
-    + r")(?=[.,;:!?\"'”’)\]]*+(?:\s|$))|(?<![^\s(\[\"'“‘])[(\[][:=;](?=[^\W\d_])"
-    + r"|(?<=\w)(?::[()DPpOo*\]]|;\)|\):)(?=\s|$)",
+    # an emoticon (spaCy's special cases), alone or with punctuation split off around it
+    rf"(?<![^\s(\[\"'“‘])(?=[{_EMOTICON_FIRST}])(?:{_EMOTICON})(?=[.,;:!?\"'”’)\]]*+(?:\s|$))",
+    # spaCy also merges split-off pieces that together form one: "[:emk]", "(=a", "nice:)", "(a):"
+    r"(?<![^\s(\[\"'“‘])[(\[][:=;](?=[^\W\d_])|(?<=\w)(?::[()DPpOo*\]]|;\)|\):)(?=\s|$)",
     r"(?:https?://|www\.)\S+?(?=[.,;:!?)\]}\"'>]*(?:\s|$))", # URL, without trailing punctuation
     # fast path: punctuation spaCy always splits off at the start of a token
     r"[,;!?()\"“”«»*•|&#$%\[\]{}<>=:…·–—、。，：；！？【】「」─│►©]|\.(?![.\w])|-(?=\s|$)|(?<!\w)'(?!')"
