@@ -35,8 +35,7 @@ from curate.stages.extract.warc import RawRecord, iter_records, sniff
 log = logging.getLogger("curate")
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
-ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wet", ".wet.gz", ".wat", ".wat.gz",
-                    ".warc.zst", ".arc.zst", ".wet.zst", ".wat.zst")
+ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wet", ".wet.gz", ".wat", ".wat.gz")
 HTML_MIMES = ("text/html", "application/xhtml+xml", "application/xml+xhtml", "application/vnd.wap.xhtml+xml")
 DOCUMENT_RECORDS = ("response", "resource", "arc")
 LID_BATCH = 256
