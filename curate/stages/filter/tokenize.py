@@ -143,10 +143,11 @@ ALTERNATIVES = [
     # fast path: a plain ASCII word (before punctuation that spaCy splits off: at the chunk's end, or
     # "," / ":" before a letter, its infixes; "a;b", "size:18px" stay whole)
     r"[a-zA-Z]++(?=\s|$|[,;:!?)\]}]++(?:\s|$)|[,:](?=[^\W\d_]))|(?!www\.)[a-z]{3,}+(?=\.(?!\w))",
-    # an emoticon (spaCy's special cases), alone or with punctuation split off around it
-    rf"(?<![^\s(\[\"'“‘])(?=[{_EMOTICON_FIRST}])(?:{_EMOTICON})(?=[.,;:!?\"'”’)\]]*+(?:\s|$))",
-    # spaCy also merges split-off pieces that together form one: "[:emk]", "(=a", "nice:)", "(a):"
-    r"(?<![^\s(\[\"'“‘])[(\[][:=;](?=[^\W\d_])|(?<=\w)(?::[()DPpOo*\]]|;\)|\):)(?=\s|$)",
+    # an emoticon (spaCy's special cases), alone or with punctuation split off around it; and the ones
+    # spaCy merges from split-off pieces: "[:emk]", "(=a", "nice:)", "(a):". One first-character
+    # guard for all of them keeps the cost off the other tokens.
+    rf"(?=[{_EMOTICON_FIRST}])(?:(?<![^\s(\[\"'“‘])(?:(?:{_EMOTICON})(?=[.,;:!?\"'”’)\]]*+(?:\s|$))"
+    r"|[(\[][:=;](?=[^\W\d_]))|(?<=\w)(?::[()DPpOo*\]]|;\)|\):)(?=\s|$))",
     r"(?:https?://|www\.)\S+?(?=[.,;:!?)\]}\"'>]*(?:\s|$))", # URL, without trailing punctuation
     # fast path: punctuation spaCy always splits off at the start of a token
     r"[,;!?()\"“”«»*•|&#$%\[\]{}<>=:…·–—、。，：；！？【】「」─│►©]|\.(?![.\w])|-(?=\s|$)|(?<!\w)'(?!')"
