@@ -508,3 +508,54 @@ def test_blocklist_cache_holds_the_same_lists_as_parsing(tmp_path, monkeypatch):
     for got in (written, read_back):
         assert (got[0] == domains).all() and got[1] == urls
     assert cache_file.stat().st_size > 30_000_000
+
+
+def test_rejects_say_what_was_measured_against_which_threshold():
+    stage = FilterStage(preset="none", enable=["gopher_min_words", "gopher_hash_ratio", "gopher_alpha_words"])
+    few = {"id": "few", "text": "Short text with the words of a note."}
+    symbols = {"id": "sym", "text": (ARTICLE + "\n") + " ".join(["###"] * 400)}
+    [a, b] = list(stage.process([dict(few), dict(symbols)]))
+    assert a["reject_reason"] == "filter:gopher_min_words"
+    assert a["reject_detail"] == "gopher_min_words 8 < 50 (min_doc_words)"
+    # the first failing rule is the reason; the detail gives every failing rule's value and bound
+    assert b["reject_reason"] == "filter:gopher_hash_ratio"
+    hashes, alpha = b["reject_detail"].split("; ")
+    assert hashes.startswith("gopher_hash_ratio 0.9") and hashes.endswith(" > 0.1 (max_symbol_word_ratio)")
+    name, value, op, bound, key = alpha.split()
+    assert (name, op, bound, key) == ("gopher_alpha_words", "<", "0.8", "(min_alpha_words_ratio)") and float(value) < 0.8
+    # a bound on both sides names the one crossed; a yes/no rule compares with 0; a blocklist says which list
+    long_words = {"id": "long", "text": " ".join(["incomprehensibilities"] * 60)}
+    [c] = FilterStage(preset="none", enable=["gopher_mean_word_length"]).process([long_words])
+    assert c["reject_detail"] == "gopher_mean_word_length 21 > 10 (max_avg_word_length)"
+    [d] = FilterStage(preset="none", enable=["c4_curly_bracket"]).process([{"id": "d", "text": "The function body opens with a { brace here."}])
+    assert d["reject_detail"] == "c4_curly_bracket 1 > 0"
+    with tarfile.open(assets_dir() / "url_filterblacklistsv0_3_0.tar.gz") as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("domains"))
+        domain = tar.extractfile(member).readline().decode().strip()
+    [e] = FilterStage(preset="none", enable=["url_blocklist"]).process([{"id": "e", "text": ARTICLE, "url": f"https://{domain}/x"}])
+    assert e["reject_detail"] == "url_blocklist: domain list"
+
+
+@pytest.mark.parametrize("text", [
+    "Great news :-) see you soon. smile :) and :-( and ;-) and :D and <3, ok (:-) \":)\" XD! o.O? 8) :-)).",
+    "The board is 2.00″ thick, 3′ long and 5.5′. wide; angles of 12′ and 30″, a″ ″a.",
+    "Hello\u200e. World\u200f, and\u200b, more \u200e(x)\u200e text\ufeff. soft\u00adhyphen. here\u2060.",
+    "body{font-size:18px}.x{font-weight:bold} a{color:red;size:18px}.x{font width:100%;height:50px data:image/png",
+    "wow!really end;more a)b a]b x}y Note: this, that; key:value a,b Time: 10:30, hello, world.",
+    # emoticons spaCy assembles from split-off pieces
+    "Masatoshi Kimura [:emk] (:foo [=a (;c nice:) ok;) x:D (a): end): g(y): 3:) (8) Note:D. URL canonization (www.*.com) now.",
+])
+def test_tokens_and_word_features_match_spacy_on_edge_cases(text):
+    pytest.importorskip("spacy")
+    from datatrove.utils.text import PUNCTUATION_SET, split_into_words
+
+    from curate.stages.filter.features import Features
+    from curate.stages.filter.tokenize import words as tokenize
+
+    reference = split_into_words(text, "en")  # datatrove's spaCy word split, as its Gopher filter uses
+    assert tokenize(text) == reference
+    f = Features(text)
+    non_symbol = [w for w in reference if any(ch not in PUNCTUATION_SET for ch in w)]
+    n, chars, alpha = f.word_classes
+    assert (n, chars) == (len(non_symbol), sum(map(len, non_symbol)))
+    assert alpha == sum(any(c.isalpha() for c in w) for w in reference)

@@ -31,7 +31,8 @@ from curate.stages import register
 from curate.stages.extract.boilerplate import ExtractOptions, extract_main_text
 from curate.stages.extract.deadline import DocumentTimeout, time_limit
 from curate.stages.extract.html import binary_reason, decode_html
-from curate.stages.extract.warc import RawRecord, iter_records, mime_of, sniff, split_http
+from curate.stages.extract.http import mime_of, split_http
+from curate.stages.extract.warc import RawRecord, iter_records, sniff
 
 log = logging.getLogger("curate")
 
@@ -83,6 +84,8 @@ class ExtractStage(Stage):
         "source_offset": pa.int64(),
         "html_bytes": pa.int64(),
         "html_truncated": pa.bool_(),
+        # what was done to an HTTP body per declared coding, e.g. "chunked,gzip" or "stale-gzip-kept-raw"
+        "extract_http_decoding": pa.string(),
     }
     examples = (
         "curate extract crawl/*.warc.gz -o runs/extracted --workers 2\n"
@@ -125,11 +128,7 @@ class ExtractStage(Stage):
                 damaged += bool(doc.get(REJECT_REASON))
                 documents += not doc.get(REJECT_REASON)
                 yield doc
-        counts = ", ".join(f"{k} {v}" for k, v in skipped.most_common()) or "none"
-        if documents:
-            log.info("%s: %d documents, %d damaged records; records not documents: %s", path, documents, damaged, counts)
-        else:  # e.g. a WAT file (metadata only), or not an archive at all
-            log.warning("%s: no HTML or text records read (%d damaged; other records: %s)", path, damaged, counts)
+        log.log(*_read_summary(path, documents, damaged, skipped))
 
     def _base(self, path: Path, source: str, offset: int | None, url: str | None, rid: str) -> dict:
         return {
@@ -162,10 +161,12 @@ class ExtractStage(Stage):
         if rec.kind not in DOCUMENT_RECORDS:
             skipped[rec.kind] += 1
             return None
+        decoding = None
         if rec.is_http:
             http = split_http(rec.block)
             mime, charset, body, status = http.mime, http.charset, http.body, http.status
             problem, size = http.problem, rec.length - (len(rec.block) - len(http.body))
+            decoding = ",".join(http.decoding) or None
         else:  # a resource record or ARC v1 record holding the page itself
             (mime, charset), body, status, problem, size = mime_of(rec.content_type), rec.block, None, None, rec.length
         if self.config.only_http_2xx and status is not None and not 200 <= status < 300:
@@ -177,7 +178,7 @@ class ExtractStage(Stage):
             skipped[mime or "no content type"] += 1
             return None
         doc = self._base(path, source, rec.offset, rec.url, rid)
-        doc.update({"crawl_date": rec.date, "content_type": mime, "html_bytes": size})
+        doc.update({"crawl_date": rec.date, "content_type": mime, "html_bytes": size, "extract_http_decoding": decoding})
         if problem:
             return reject(doc, f"extract:{'truncated' if problem.startswith('truncated') else 'bad_encoding'}", f"{path} @ {rec.offset}: {problem}")
         doc.update({_PAYLOAD: body, _CHARSET_HINT: charset, _IS_TEXT: False, _CUT: rec.crawler_truncated})
@@ -240,6 +241,19 @@ class ExtractStage(Stage):
         for doc, (lang, score) in zip(todo, predict_languages([d[TEXT] for d in todo], self.config.lid_model, limit)):
             doc["language"], doc["language_score"] = lang, score
         yield from batch
+
+
+def _read_summary(path: Path, documents: int, damaged: int, skipped: Counter) -> tuple:
+    """The log level and message saying what one archive held (the file's words for "nothing to extract")."""
+    counts = ", ".join(f"{k} {v}" for k, v in skipped.most_common())
+    if documents:
+        return logging.INFO, "%s: %d documents, %d damaged records; records not documents: %s", path, documents, damaged, counts or "none"
+    if damaged:
+        return (logging.WARNING, "%s: no documents: %d damaged records (in rejected/); other records: %s",
+                path, damaged, counts or "none")
+    if skipped:  # e.g. a WAT file (metadata only), or a crawl of images and PDFs
+        return logging.WARNING, "%s: only non-HTML records (%s): no documents to extract", path, counts
+    return logging.WARNING, "%s: no records at all (an empty archive)", path
 
 
 def _options(cfg: ExtractConfig) -> ExtractOptions:

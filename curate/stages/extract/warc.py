@@ -1,7 +1,9 @@
 """Reading web archives: WARC (1.0/1.1 with fastwarc; 0.x and damaged files in pure Python) and ARC.
 
-Every record comes out as a `RawRecord` with its byte offset in the file (for .gz files, the
-offset of its gzip member, which is what `zcat`-free tools seek to). Nothing is ever raised
+Record framing only (HTTP payloads are http.py's). Every record comes out as a `RawRecord`
+with its byte offset in the file (for gzip files, the offset of its gzip member, which is what
+`zcat`-free tools seek to; for later records of a member holding several, the offset in the
+decompressed bytes). Compression (gzip, zstd) is told by magic bytes, not by name. Nothing is ever raised
 for bad input: a record cut short, a gzip member cut short, or bytes that are not a record
 header come out as records with `problem` set, and reading goes on where it can.
 
@@ -14,18 +16,35 @@ file that is one record, skipped; on a damaged one it finds the rest and says wh
 from __future__ import annotations
 
 import bisect
-import gzip
 import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import zstandard
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 CHUNK = 1 << 20
 MAX_HEADER_BYTES = 1 << 16
 _ARC_DATE = re.compile(rb"^\d{12,14}$")
+# Compression is told by the first bytes, never by the file name ("x.warc.gz.bad", no suffix).
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"))
+
+
+def compression_of(path: Path) -> str | None:
+    """"gzip", "zstd" or None (uncompressed), from the file's first bytes."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return None
+    return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+
+
+def _decompressor(codec: str):
+    """A one-member decompressor: `.eof` at the member's (frame's) end, the rest in `.unused_data`."""
+    return zlib.decompressobj(31) if codec == "gzip" else zstandard.ZstdDecompressor().decompressobj()
 
 
 @dataclass
@@ -83,7 +102,7 @@ def _fastwarc_records(path: Path, max_block: int, state: dict) -> Iterator[RawRe
 
 
 class _Stream:
-    """The decompressed bytes of a plain or multi-member gzip file, from a starting offset.
+    """The decompressed bytes of a plain or multi-member gzip (or zstd) file, from a starting offset.
 
     Knows which gzip member each decompressed byte came from (for record offsets), and sets
     `error` when the file ends inside a member or holds bytes that are not gzip.
@@ -92,14 +111,15 @@ class _Stream:
     def __init__(self, path: Path, start: int = 0):
         self.f = open(path, "rb")
         self.f.seek(start)
-        self.gz = path.name.endswith(".gz")
+        self.codec = compression_of(path)
+        self.gz = self.codec is not None  # compressed: gzip members or zstd frames
         self.buf = b""
         self.i = 0  # read position in buf (consumed bytes are dropped only when refilling: no quadratic copying)
         self.pos = 0  # decompressed position of buf[i]
         self.produced = 0  # decompressed bytes produced so far
         self.raw_pos = start  # file offset of the next raw byte to decompress
         self.members: list[tuple[int, int]] = [(0, start)]  # (decompressed pos, file offset) of member starts
-        self.dec = zlib.decompressobj(31) if self.gz else None
+        self.dec = _decompressor(self.codec) if self.gz else None
         self.fed = False  # the current gzip member has been given input
         self.eof = False
         self.error: str | None = None
@@ -114,7 +134,7 @@ class _Stream:
         if not raw:
             self.eof = True
             if self.gz and self.fed and not self.dec.eof:
-                self.error = "gzip member cut short"
+                self.error = f"{self.codec} member cut short"
             return False
         if not self.gz:
             self._append([raw])
@@ -129,8 +149,8 @@ class _Stream:
             self.fed = True
             try:
                 out = self.dec.decompress(data)
-            except zlib.error as e:
-                self.error = f"corrupt gzip data near byte {chunk_start + consumed}: {e}"
+            except (zlib.error, zstandard.ZstdError) as e:
+                self.error = f"corrupt {self.codec} data near byte {chunk_start + consumed}: {e}"
                 self.eof = True
                 self._append(outs)
                 return bool(outs)
@@ -141,7 +161,7 @@ class _Stream:
             rest = self.dec.unused_data
             consumed += len(data) - len(rest)
             data = rest
-            self.dec, self.fed = zlib.decompressobj(31), False
+            self.dec, self.fed = _decompressor(self.codec), False
             self.members.append((self.produced, chunk_start + consumed))
         self._append(outs)
         return True
@@ -167,6 +187,18 @@ class _Stream:
             return self.members[0][1] + pos
         i = bisect.bisect_right(self.members, (pos, float("inf"))) - 1
         return self.members[max(i, 0)][1]
+
+    def record_offset(self, pos: int, last_member: int | None) -> int:
+        """Where the record starting at decompressed byte `pos` is found again.
+
+        The first record of a gzip member: the member's file offset (seek there and
+        decompress). A later record of the same member (a file compressed as one stream, as
+        some ARC writers did): its offset in the decompressed bytes (`zcat | tail -c +N`).
+        """
+        member = self.offset_of(pos)
+        if self.gz and member == last_member and self.members[0][1] == 0:
+            return pos
+        return member
 
     def readline(self, limit: int = MAX_HEADER_BYTES) -> bytes:
         while True:
@@ -228,6 +260,7 @@ def python_records(path: Path, max_block: int, start: int = 0) -> Iterator[RawRe
     """Every record of a WARC (any version) or ARC file, from file offset `start`."""
     stream = _Stream(path, start)
     cut_at = None  # offset of a record already reported as cut short
+    member = None  # file offset of the gzip member the previous record started in
     try:
         while True:
             line_pos = stream.pos
@@ -236,7 +269,8 @@ def python_records(path: Path, max_block: int, start: int = 0) -> Iterator[RawRe
                 break
             if not line.strip():
                 continue
-            offset = stream.offset_of(line_pos)
+            offset = stream.record_offset(line_pos, member)
+            member = stream.offset_of(line_pos)
             if line.startswith(b"WARC/"):
                 first = line.decode("utf-8", "replace").strip()
                 headers, complete = _warc_headers(stream)
@@ -302,18 +336,38 @@ def _resync(stream: _Stream) -> None:
 # ------------------------------------------------------------------ entry point
 
 
-def sniff(path: Path) -> bytes:
-    """The first decompressed bytes of a file ("" if unreadable)."""
+def sniff(path: Path, size: int = 16) -> bytes:
+    """The first decompressed bytes of a file, whatever its name ("" if unreadable)."""
+    codec = compression_of(path)
     try:
-        with (gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")) as f:
-            return f.read(16)
-    except (OSError, EOFError, zlib.error):
+        with open(path, "rb") as f:
+            head = f.read(max(size, 1 << 16) if codec else size)
+        if codec:
+            head = _decompressor(codec).decompress(head)
+        return head[:size]
+    except (OSError, zlib.error, zstandard.ZstdError):
         return b""
+
+
+def _one_stream(path: Path) -> bool:
+    """A gzip file whose first member holds more than one record (compressed as a whole).
+
+    fastwarc reports such records at the compressed bytes read so far, which lead nowhere;
+    the Python reader gives their decompressed offsets. Looks at the first 256 KiB only.
+    """
+    with open(path, "rb") as f:
+        raw = f.read(1 << 18)
+    try:
+        head = zlib.decompressobj(31).decompress(raw)
+    except zlib.error:
+        return False
+    return head.find(b"\nWARC/", 1) > 0
 
 
 def iter_records(path: Path, max_block: int) -> Iterator[RawRecord]:
     """Every record of a WARC/ARC file, blocks capped at `max_block` bytes, damage reported as records."""
-    if not sniff(path).startswith(b"WARC/1."):
+    codec = compression_of(path)
+    if not sniff(path).startswith(b"WARC/1.") or codec == "zstd" or (codec == "gzip" and _one_stream(path)):
         yield from python_records(path, max_block)
         return
     state: dict = {"offset": 0, "count": 0, "last": None}
@@ -328,86 +382,3 @@ def iter_records(path: Path, max_block: int) -> Iterator[RawRecord]:
         if again is not None and again.problem and not state["last"].problem:  # fastwarc let a damaged record through
             yield again
     yield from rest
-
-
-# ------------------------------------------------------------------ HTTP payloads
-
-
-@dataclass
-class HttpPayload:
-    status: int | None
-    headers: dict[str, str]
-    body: bytes
-    problem: str | None = None
-
-    @property
-    def mime(self) -> str | None:
-        return mime_of(self.headers.get("content-type"))[0]
-
-    @property
-    def charset(self) -> str | None:
-        return mime_of(self.headers.get("content-type"))[1]
-
-
-def mime_of(content_type: str | None) -> tuple[str | None, str | None]:
-    """("text/html", "utf-8") from 'text/html; charset="UTF-8"'."""
-    if not content_type:
-        return None, None
-    mime, _, params = content_type.partition(";")
-    charset = None
-    for param in params.split(";"):
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "charset":
-            charset = value.strip().strip("\"'") or None
-    return mime.strip().lower() or None, charset
-
-
-def split_http(block: bytes) -> HttpPayload:
-    """Status, headers (lower-case names) and body of an HTTP response block; chunked and
-    gzip/deflate bodies decoded (crawlers such as wget store them as sent)."""
-    end, sep = block.find(b"\r\n\r\n"), 4
-    if end < 0:
-        end, sep = block.find(b"\n\n"), 2
-    if end < 0:
-        end, sep = len(block), 0
-    lines = block[:end].decode("latin-1").splitlines()
-    status = None
-    if lines and lines[0].startswith("HTTP/"):
-        parts = lines[0].split()
-        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-    headers = {}
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if colon:
-            headers[name.strip().lower()] = value.strip()
-    body = block[end + sep:]
-    problem = None
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        body, problem = _dechunk(body)
-    encoding = headers.get("content-encoding", "").lower().strip()
-    if encoding in ("gzip", "x-gzip", "deflate") and body:
-        try:
-            body = zlib.decompressobj(47 if encoding != "deflate" else 15).decompress(body)
-        except zlib.error:
-            try:
-                body = zlib.decompressobj(-15).decompress(body)  # raw deflate, as some servers send
-            except zlib.error as e:
-                problem = f"undecodable {encoding} body: {e}"
-    return HttpPayload(status, headers, body, problem)
-
-
-def _dechunk(body: bytes) -> tuple[bytes, str | None]:
-    out, pos = [], 0
-    while pos < len(body):
-        nl = body.find(b"\n", pos)
-        if nl < 0:
-            break
-        try:
-            size = int(body[pos:nl].split(b";")[0].strip() or b"0", 16)
-        except ValueError:
-            return body, None  # not actually chunked: keep as is
-        if size == 0:
-            return b"".join(out), None
-        out.append(body[nl + 1: nl + 1 + size])
-        pos = nl + 1 + size + 2
-    return b"".join(out), ("truncated: chunked body cut short" if out else None)

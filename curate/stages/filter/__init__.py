@@ -21,7 +21,7 @@ from curate.stages import register
 from curate.stages.filter import c4
 from curate.stages.filter.features import Features
 from curate.stages.filter.presets import ALL_RULES, PRESETS, THRESHOLDS
-from curate.stages.filter.rule import Params, Rule
+from curate.stages.filter.rule import Params, Rule, explain
 
 FAILED = "filter_failed"
 
@@ -152,7 +152,9 @@ class FilterStage(Stage):
                     doc[value_column(rule.name)] = None if value is None else float(value)
                     doc[pass_column(rule.name)] = not bad
             if failed:
-                yield self.reject(doc, failed[0])
+                # every failing rule's measurement against its threshold, the first one first
+                detail = "; ".join(explain(rule, value, params, f) for rule, value, bad in results if bad)
+                yield self.reject(doc, failed[0], detail)
             else:
                 if not tag and "clean" in f.memo and params["c4_clean_text"]:
                     doc[TEXT] = f.memo["clean"].text

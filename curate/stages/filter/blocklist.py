@@ -21,7 +21,7 @@ import xxhash
 
 from curate.atomic import atomic_path
 from curate.stages.filter.features import Features
-from curate.stages.filter.rule import Params, Rule, Threshold
+from curate.stages.filter.rule import Params, Rule, above, Threshold
 
 THRESHOLDS = {
     "url_soft_word_threshold": Threshold(2, int, "datatrove URLFilter: soft-banned words in a URL that block it."),
@@ -133,6 +133,7 @@ def _measure(f: Features, p: Params):
 
 
 RULES = [
-    Rule("url_blocklist", _measure, lambda v, p: v > 0, ("url_soft_word_threshold",),
-         "1 when the URL's domain, the URL, or words in it are on datatrove's blocklists."),
+    Rule("url_blocklist", _measure, above(None), ("url_soft_word_threshold",),
+         "1 when the URL's domain, the URL, or words in it are on datatrove's blocklists.",
+         explain=lambda f, p: f"url_blocklist: {url_blocked(f.url, p['url_soft_word_threshold'])} list"),
 ]

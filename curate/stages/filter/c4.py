@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from curate.stages.filter.features import Features, is_symbol
-from curate.stages.filter.rule import Params, Rule, Threshold
+from curate.stages.filter.rule import Params, Rule, Threshold, above, below
 from curate.stages.filter.tokenize import count_sentences, words as tokenize
 
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
@@ -103,11 +103,11 @@ def clean_features(f: Features, p: Params) -> Features:
 
 
 RULES = [
-    Rule("c4_lorem_ipsum", lambda f, p: float(c4_pass(f, p).lorem_ipsum), lambda v, p: v > 0, (),
+    Rule("c4_lorem_ipsum", lambda f, p: float(c4_pass(f, p).lorem_ipsum), above(None), (),
          "1 when a kept line contains 'lorem ipsum' (the page is placeholder text)."),
-    Rule("c4_curly_bracket", lambda f, p: float(c4_pass(f, p).curly_bracket), lambda v, p: v > 0, (),
+    Rule("c4_curly_bracket", lambda f, p: float(c4_pass(f, p).curly_bracket), above(None), (),
          "1 when a kept line contains '{' (the page is likely code)."),
-    Rule("c4_min_sentences", lambda f, p: c4_pass(f, p).sentences, lambda v, p: v < p["c4_min_sentences"],
+    Rule("c4_min_sentences", lambda f, p: c4_pass(f, p).sentences, below("c4_min_sentences"),
          ("c4_min_sentences", "c4_min_words_per_line", "c4_max_word_length", "c4_drop_no_terminal_punct_lines",
           "c4_drop_javascript_lines", "c4_drop_policy_lines", "c4_remove_citations"),
          "Sentences on the lines C4 keeps."),

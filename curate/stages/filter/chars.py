@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from curate.stages.filter.features import Features
-from curate.stages.filter.rule import Params, Rule, Threshold, ratio
+from curate.stages.filter.rule import Params, Rule, Threshold, above, below, ratio
 
 # Control characters (but tab and line breaks), private-use and surrogate code points, and the
 # replacement character U+FFFD that decoding errors leave behind.
@@ -35,18 +35,18 @@ def _stop_word_ratio(f: Features, p: Params):
     return ratio(sum(1 for w in words if w.lower() in stop), len(words))
 
 
-EMPTY = Rule("empty", lambda f, p: float(not f.text.strip()), lambda v, p: v > 0, (),
+EMPTY = Rule("empty", lambda f, p: float(not f.text.strip()), above(None), (),
              "1 when the text has no visible character.")
-TOO_LARGE = Rule("too_large", _too_large, lambda v, p: v > p["max_doc_chars"], ("max_doc_chars",),
+TOO_LARGE = Rule("too_large", _too_large, above("max_doc_chars"), ("max_doc_chars",),
                  "Characters in the text.")
 
 RULES = [
     Rule("nonprintable_ratio", lambda f, p: ratio(len(NON_PRINTABLE.findall(f.text)), len(f.text)),
-         lambda v, p: v > p["max_nonprintable_ratio"], ("max_nonprintable_ratio",),
+         above("max_nonprintable_ratio"), ("max_nonprintable_ratio",),
          "Control, private-use and replacement characters / characters."),
     Rule("repeated_char_ratio", lambda f, p: ratio(sum(len(m.group()) for m in REPEATED_CHAR.finditer(f.text)), len(f.text)),
-         lambda v, p: v > p["max_repeated_char_ratio"], ("max_repeated_char_ratio",),
+         above("max_repeated_char_ratio"), ("max_repeated_char_ratio",),
          "Characters in runs of 10+ identical non-space characters / characters."),
-    Rule("word_salad", _stop_word_ratio, lambda v, p: v < p["min_stop_word_ratio"], ("min_stop_word_ratio", "stop_words"),
+    Rule("word_salad", _stop_word_ratio, below("min_stop_word_ratio"), ("min_stop_word_ratio", "stop_words"),
          "Stop words (case-insensitive) / non-symbol words."),
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from operator import methodcaller
 
 from curate.stages.filter.features import TERMINAL_PUNCTUATION, Features, find_duplicates
-from curate.stages.filter.rule import Params, Rule, Threshold, ratio
+from curate.stages.filter.rule import Params, Rule, Threshold, above, ratio
 
 THRESHOLDS = {
     "line_punct_thr": Threshold(0.12, float, "FineWeb: fewest lines ending in terminal punctuation, per line."),
@@ -51,18 +51,24 @@ def _list_ratio(f: Features, p: Params):
     return ratio(f.text.count("\n"), f.n_words)
 
 
+def _too_few_punct_lines(v: float, p: Params) -> bool:
+    return v < p["line_punct_thr"] and not (v == 0 and p["line_punct_exclude_zero"])
+
+
+_too_few_punct_lines.limits = (("<", "line_punct_thr"),)
+
 RULES = [
     Rule("fineweb_line_punct_ratio", _line_punct,
-         lambda v, p: v < p["line_punct_thr"] and not (v == 0 and p["line_punct_exclude_zero"]),
+         _too_few_punct_lines,
          ("line_punct_thr", "line_punct_exclude_zero"), "Fraction of non-empty lines ending in terminal punctuation.",
          reads_c4_text=True),
-    Rule("fineweb_short_line_ratio", _short_lines, lambda v, p: v > p["short_line_thr"],
+    Rule("fineweb_short_line_ratio", _short_lines, above("short_line_thr"),
          ("short_line_thr", "short_line_length"), "Fraction of non-empty lines of at most short_line_length characters.",
          reads_c4_text=True),
-    Rule("fineweb_char_dup_ratio", _char_dup, lambda v, p: v > p["char_duplicates_ratio"], ("char_duplicates_ratio",),
+    Rule("fineweb_char_dup_ratio", _char_dup, above("char_duplicates_ratio"), ("char_duplicates_ratio",),
          "Characters in non-empty lines repeating an earlier one / characters (newlines excluded).",
          reads_c4_text=True),
-    Rule("fineweb_list_ratio", _list_ratio, lambda v, p: v > p["new_line_ratio"], ("new_line_ratio",),
+    Rule("fineweb_list_ratio", _list_ratio, above("new_line_ratio"), ("new_line_ratio",),
          "Newlines per word.",
          reads_c4_text=True),
 ]

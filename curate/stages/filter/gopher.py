@@ -8,7 +8,7 @@ from __future__ import annotations
 from operator import methodcaller
 
 from curate.stages.filter.features import Features
-from curate.stages.filter.rule import Params, Rule, Threshold, ratio
+from curate.stages.filter.rule import Params, Rule, Threshold, above, below, outside, ratio
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 
@@ -68,22 +68,18 @@ def _dup_ngram(n: int):
     return measure
 
 
-def _above(key: str):
-    return lambda v, p: v > p[key]
-
-
 REPETITION_RULES = [
-    Rule("gopher_dup_para_frac", _para_frac, _above("dup_para_frac"), ("dup_para_frac",),
+    Rule("gopher_dup_para_frac", _para_frac, above("dup_para_frac"), ("dup_para_frac",),
          "Fraction of paragraphs (split at blank lines) that repeat an earlier one."),
-    Rule("gopher_dup_para_char_frac", _para_char_frac, _above("dup_para_char_frac"), ("dup_para_char_frac",),
+    Rule("gopher_dup_para_char_frac", _para_char_frac, above("dup_para_char_frac"), ("dup_para_char_frac",),
          "Characters in repeated paragraphs / all characters."),
-    Rule("gopher_dup_line_frac", _line_frac, _above("dup_line_frac"), ("dup_line_frac",),
+    Rule("gopher_dup_line_frac", _line_frac, above("dup_line_frac"), ("dup_line_frac",),
          "Fraction of lines that repeat an earlier one."),
-    Rule("gopher_dup_line_char_frac", _line_char_frac, _above("dup_line_char_frac"), ("dup_line_char_frac",),
+    Rule("gopher_dup_line_char_frac", _line_char_frac, above("dup_line_char_frac"), ("dup_line_char_frac",),
          "Characters in repeated lines / all characters."),
-    *[Rule(f"gopher_top_{n}gram", _top_ngram(n), _above(f"top_{n}gram_frac"), (f"top_{n}gram_frac",),
+    *[Rule(f"gopher_top_{n}gram", _top_ngram(n), above(f"top_{n}gram_frac"), (f"top_{n}gram_frac",),
            f"Characters covered by the most frequent word {n}-gram / all characters.") for n in (2, 3, 4)],
-    *[Rule(f"gopher_dup_{n}gram", _dup_ngram(n), _above(f"dup_{n}gram_frac"), (f"dup_{n}gram_frac",),
+    *[Rule(f"gopher_dup_{n}gram", _dup_ngram(n), above(f"dup_{n}gram_frac"), (f"dup_{n}gram_frac",),
            f"Characters in word {n}-grams repeating an earlier one / all characters.") for n in range(5, 11)],
 ]
 
@@ -125,23 +121,23 @@ def _stop_words(f: Features, p: Params):
 
 
 QUALITY_RULES = [
-    Rule("gopher_min_words", lambda f, p: f.word_classes[0], lambda v, p: v < p["min_doc_words"],
+    Rule("gopher_min_words", lambda f, p: f.word_classes[0], below("min_doc_words"),
          ("min_doc_words",), "Number of words that are not only punctuation."),
-    Rule("gopher_max_words", lambda f, p: f.word_classes[0], lambda v, p: v > p["max_doc_words"],
+    Rule("gopher_max_words", lambda f, p: f.word_classes[0], above("max_doc_words"),
          ("max_doc_words",), "Number of words that are not only punctuation."),
     Rule("gopher_mean_word_length", _mean_word_length,
-         lambda v, p: v < p["min_avg_word_length"] or v > p["max_avg_word_length"],
+         outside("min_avg_word_length", "max_avg_word_length"),
          ("min_avg_word_length", "max_avg_word_length"), "Mean length of the non-symbol words."),
-    Rule("gopher_hash_ratio", _hash_ratio, _above("max_symbol_word_ratio"), ("max_symbol_word_ratio",),
+    Rule("gopher_hash_ratio", _hash_ratio, above("max_symbol_word_ratio"), ("max_symbol_word_ratio",),
          "'#' characters per word."),
-    Rule("gopher_ellipsis_ratio", _ellipsis_ratio, _above("max_symbol_word_ratio"), ("max_symbol_word_ratio",),
+    Rule("gopher_ellipsis_ratio", _ellipsis_ratio, above("max_symbol_word_ratio"), ("max_symbol_word_ratio",),
          "'...' and '…' per word."),
-    Rule("gopher_bullet_lines", _bullet_lines, _above("max_bullet_lines_ratio"), ("max_bullet_lines_ratio",),
+    Rule("gopher_bullet_lines", _bullet_lines, above("max_bullet_lines_ratio"), ("max_bullet_lines_ratio",),
          "Fraction of lines starting with '•' or '-'."),
-    Rule("gopher_ellipsis_lines", _ellipsis_lines, _above("max_ellipsis_lines_ratio"), ("max_ellipsis_lines_ratio",),
+    Rule("gopher_ellipsis_lines", _ellipsis_lines, above("max_ellipsis_lines_ratio"), ("max_ellipsis_lines_ratio",),
          "Fraction of lines ending with '...' or '…'."),
-    Rule("gopher_alpha_words", _alpha_words, lambda v, p: v < p["min_alpha_words_ratio"], ("min_alpha_words_ratio",),
+    Rule("gopher_alpha_words", _alpha_words, below("min_alpha_words_ratio"), ("min_alpha_words_ratio",),
          "Fraction of words (punctuation tokens included) containing a letter."),
-    Rule("gopher_stop_words", _stop_words, lambda v, p: v < p["min_stop_words"], ("min_stop_words", "stop_words"),
+    Rule("gopher_stop_words", _stop_words, below("min_stop_words"), ("min_stop_words", "stop_words"),
          "Number of distinct stop words present (case-sensitive, as the reference)."),
 ]

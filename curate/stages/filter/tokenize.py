@@ -12,7 +12,11 @@ reproduces the rules that matter on web text:
   URLs, e-mails and "@handles" stay whole; so do spaCy's abbreviations ("Mr.", "Jan.") and a period
   after a single capital ("J.") or a letter of a script spaCy does not know ("છે."), which it never splits off;
 - every Chinese/Japanese ideograph or kana is a word of its own, so texts without spaces get
-  meaningful word counts (spaCy's English tokenizer would keep a whole sentence as one "word").
+  meaningful word counts (spaCy's English tokenizer would keep a whole sentence as one "word");
+- spaCy's emoticons (":-)", "<3", "o.O") are one token; primes ("2.00″", "5′") and invisible
+  format characters (left-to-right marks, zero-width spaces, soft hyphens) are word characters,
+  as they are neither prefixes nor suffixes to spaCy; ":" and ";" split only where spaCy's
+  rules do, so CSS-like runs ("size:18px}.x{font") stay whole.
 The first alternative is a fast path for plain ASCII words, which are most tokens.
 """
 
@@ -29,6 +33,17 @@ _ABBREVIATIONS = (
     "Nev|Nov|Oct|Okla|Ore|Pa|Prof|Rep|Rev|Sen|Sep|Sept|St|Tenn|Va|Wash|Wis|co|vs|[a-z]|[äöü]"
 )
 _CJK_RANGES = ("\u3040-\u30ff", "\u3400-\u4dbf", "\u4e00-\u9fff", "\uf900-\ufaff")
+# spaCy 3's emoticons (spacy/lang/tokenizer_exceptions.py, MIT licence), special cases it never splits.
+_EMOTICONS = (
+    "(*_*) (-8 (-: (-; (-_-) (._.) (: (; (= (>_<) (^_^) (o: (¬_¬) (ಠ_ಠ) (╯°□°）╯︵┻━┻ )-: ): -_- -__- ._. 0.0 0.o 0_0 0_o "
+    "8) 8-) 8-D 8D :'( :') :'-( :'-) :( :(( :((( :() :) :)) :))) :* :-( :-(( :-((( :-) :-)) :-))) :-* :-/ :-0 :-3 :-> "
+    ":-D :-O :-P :-X :-] :-o :-p :-x :-| :-} :/ :0 :1 :3 :> :D :O :P :X :] :o :o) :p :x :| :} ;) ;-) ;-D ;D ;_; <.< </3 "
+    "<3 <33 <333 =( =) =/ =3 =D =[ =] =| >.< >.> >:( >:o ><(((*> @_@ O.O O.o O_O O_o V.V V_V XD XDD [-: [: [= ]= ^_^ "
+    "^__^ ^___^ o.0 o.O o.o o_0 o_O o_o v.v v_v xD xDD ¯\\(ツ)/¯ ಠ_ಠ ಠ︵ಠ"
+).split()
+# Characters spaCy's English rules treat like letters at a token's ends: primes, and invisible
+# format characters (category Cf: left-to-right marks, zero-width spaces, soft hyphens, BOMs).
+_PRIMES = (0x2032, 0x2033, 0x2034)
 _CJK = "".join(_CJK_RANGES)
 
 
@@ -74,12 +89,12 @@ def _char_classes() -> tuple[str, str]:
     for cp in range(0x30, size):
         cat = category(chr(cp))
         kind = cat[0]
-        if kind not in "LMN" and not 0xE000 <= cp <= 0xF8FF:
+        if kind not in "LMN" and not 0xE000 <= cp <= 0xF8FF and cat != "Cf" and cp not in _PRIMES:
             continue
         if not cjk[cp]:
             add(word, cp)
-        if kind in "LM" and cat not in ("Lu", "Lt") and cp >= 0x80 and not uncased[cp] \
-                and not (cat == "Ll" and cased[cp]):
+        if (kind in "LM" or cat == "Cf" or cp in _PRIMES) and cat not in ("Lu", "Lt") and cp >= 0x80 \
+                and not uncased[cp] and not (cat == "Ll" and cased[cp]):
             add(keeps, cp)
 
     def as_class(ranges: list[list[int]]) -> str:
@@ -120,9 +135,19 @@ GLUED = {a + b: [a, b] for a, b in _GLUED_PARTS} | {
 _APOSTROPHE_T = frozenset(("'t", "’t", "'T", "’T"))
 _FIX_UP = frozenset(GLUED) | _APOSTROPHE_T
 
+_EMOTICON = "|".join(map(re.escape, sorted(_EMOTICONS, key=len, reverse=True)))  # longest first
+_EMOTICON_FIRST = re.escape("".join(sorted({e[0] for e in _EMOTICONS})))  # a cheap guard before the alternation
+
 # The alternatives, tried in order at each token start.
 ALTERNATIVES = [
-    r"[a-zA-Z]++(?=[\s,;!?)\]}]|:(?!//)|$)|[a-z]{3,}+(?=\.(?!\w))",  # fast path: a plain ASCII word
+    # fast path: a plain ASCII word (before punctuation that spaCy splits off: at the chunk's end, or
+    # "," / ":" before a letter, its infixes; "a;b", "size:18px" stay whole)
+    r"[a-zA-Z]++(?=\s|$|[,;:!?)\]}]++(?:\s|$)|[,:](?=[^\W\d_]))|(?!www\.)[a-z]{3,}+(?=\.(?!\w))",
+    # an emoticon (spaCy's special cases), alone or with punctuation split off around it; and the ones
+    # spaCy merges from split-off pieces: "[:emk]", "(=a", "nice:)", "(a):". One first-character
+    # guard for all of them keeps the cost off the other tokens.
+    rf"(?=[{_EMOTICON_FIRST}])(?:(?<![^\s(\[\"'“‘])(?:(?:{_EMOTICON})(?=[.,;:!?\"'”’)\]]*+(?:\s|$))"
+    r"|[(\[][:=;](?=[^\W\d_]))|(?<=\w)(?::[()DPpOo*\]]|;\)|\):)(?=\s|$))",
     r"(?:https?://|www\.)\S+?(?=[.,;:!?)\]}\"'>]*(?:\s|$))", # URL, without trailing punctuation
     # fast path: punctuation spaCy always splits off at the start of a token
     r"[,;!?()\"“”«»*•|&#$%\[\]{}<>=:…·–—、。，：；！？【】「」─│►©]|\.(?![.\w])|-(?=\s|$)|(?<!\w)'(?!')"
