@@ -29,6 +29,9 @@ from dataclasses import dataclass
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
+from curate.stages.extract.block_model import keep_probability, load_model
+from curate.stages.extract.blocks import Block, parse_blocks, width
+
 
 @dataclass(frozen=True)
 class ExtractOptions:
@@ -38,9 +41,12 @@ class ExtractOptions:
     include_comments: bool = False
     # Chromium's HTML parser nests at most 512 levels (kMaximumHTMLParserDOMTreeDepth); no readability test page reaches 64.
     max_depth: int = 512
+    method: str = "model"  # "model" (block classifier) or "rules" (the earlier line rules)
+    model_path: str | None = None  # block model weights (default: block_model.json next to the code)
+    threshold: float | None = None  # keep-probability threshold (default: the model's)
+    skip: tuple[str, ...] = ()  # CSS selectors of elements the main-content pass skips
 
 
-_WIDE = re.compile(r"[\u1100-\u11ff\u2e80-\ua4cf\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 _BOILERPLATE = re.compile(
     r"\b(?:share (?:this|on)|follow us|subscribe|sign (?:up|in)|log ?in|newsletter|cookies?|all rights reserved|"
     r"copyright|advertisement|skip to (?:main )?content|loading|please wait|read more|related (?:articles|posts|stories)|"
@@ -49,15 +55,8 @@ _BOILERPLATE = re.compile(
 )
 
 
-def width(line: str) -> int:
-    """Length in Latin-character equivalents."""
-    return len(line) if line.isascii() else len(line) + 2 * len(_WIDE.findall(line))
-
-
-def clean_lines(text: str, opts: ExtractOptions) -> list[str]:
-    """The lines of extracted text that are not boilerplate."""
-    lines = [line.strip() for line in text.split("\n")]
-    lines = [line for line in lines if line]
+def clean_lines(lines: list[str], opts: ExtractOptions) -> list[str]:
+    """The lines of extracted text that are not boilerplate (the hand-written rules, before the block model)."""
     long = [len(line) >= opts.long_line_chars or width(line) >= opts.long_line_chars for line in lines]
     if True in long:
         first = max(0, long.index(True) - opts.keep_head_lines)
@@ -85,16 +84,36 @@ def _deeper_than(depth: int) -> str:
     return " > ".join(["*"] * (depth + 1))
 
 
+def page_blocks(tree: HTMLTree, html: str, opts: ExtractOptions) -> list[Block]:
+    """The blocks of the page's main content, or of the whole page when the main-content pass finds too little."""
+    common = dict(preserve_formatting="minimal_html", links=True, alt_texts=False, form_fields=False)
+    blocks: list[Block] = []
+    if html.count("<") <= max(SAFE_TAG_COUNT, opts.max_depth) or tree.document.query_selector(_deeper_than(opts.max_depth)) is None:
+        blocks = parse_blocks(extract_plain_text(tree, main_content=True, comments=opts.include_comments, noscript=False,
+                                                     skip_elements=list(opts.skip) or None, **common))
+    if sum(len(b.text) for b in blocks) < opts.min_main_chars:
+        # An unclosed <noscript> can swallow the whole page (lexbor parses it as markup, as a browser without
+        # scripting would), so the last try reads <noscript> content too.
+        for noscript in (False, True):
+            whole = parse_blocks(extract_plain_text(tree, main_content=False, noscript=noscript, **common))
+            if sum(len(b.text) for b in whole) > sum(len(b.text) for b in blocks):
+                blocks = whole
+            if sum(len(b.text) for b in blocks) >= opts.min_main_chars:
+                break
+    return blocks
+
+
 def extract_main_text(html: str, opts: ExtractOptions) -> tuple[str, str | None]:
-    """The page's main text (lines joined by newlines) and its <title>."""
+    """The page's main text (blocks joined by newlines) and its <title>."""
     tree = HTMLTree.parse(html)
     title = (tree.title or "").strip() or None
-    common = dict(preserve_formatting=True, alt_texts=False, form_fields=False, noscript=False)
-    lines: list[str] = []
-    if html.count("<") <= max(SAFE_TAG_COUNT, opts.max_depth) or tree.document.query_selector(_deeper_than(opts.max_depth)) is None:
-        lines = clean_lines(extract_plain_text(tree, main_content=True, comments=opts.include_comments, **common), opts)
-    if sum(map(len, lines)) < opts.min_main_chars:
-        fallback = clean_lines(extract_plain_text(tree, main_content=False, **common), opts)
-        if sum(map(len, fallback)) > sum(map(len, lines)):
-            lines = fallback
-    return "\n".join(lines), title
+    blocks = page_blocks(tree, html, opts)
+    if opts.method == "rules":
+        return "\n".join(clean_lines([b.text for b in blocks], opts)), title
+    weights, threshold = load_model(opts.model_path)
+    keep = keep_probability(blocks, weights) >= (threshold if opts.threshold is None else opts.threshold)
+    if blocks and not keep.any():
+        # Tiny pages (a paragraph or two, no page around them) look like nothing the model saw as main
+        # text; the line rules keep their prose rather than turning a page with text into an empty one.
+        return "\n".join(clean_lines([b.text for b in blocks], opts)), title
+    return "\n".join(b.text for b, k in zip(blocks, keep) if k), title

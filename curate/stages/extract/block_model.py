@@ -1,0 +1,113 @@
+"""A small logistic-regression model that says which blocks of a page are main text.
+
+Features per block (`block_features`): its width, link density, tag (p, heading, li, pre or bare
+line), punctuation and digit ratios, a boilerplate-phrase match, repeats, where it sits
+relative to the page's prose (the first to the last long block), its neighbours' length and
+link density, and the length of the run of short blocks it belongs to (related-article lists,
+share bars and footers are runs of short, link-heavy lines). Weights live in
+`block_model.json` next to this file, rebuilt from the dev sets' *tuning halves* by
+`scripts/train_extract_blocks.py`; scoring is a dot product per block, in numpy.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from curate.stages.extract.blocks import Block, width
+
+MODEL_PATH = Path(__file__).with_name("block_model.json")
+LONG = 70  # a block at least this wide is prose
+
+BOILERPLATE = re.compile(
+    r"\b(?:share (?:this|on)|follow us|subscribe|sign (?:up|in)|log ?in|newsletter|cookies?|all rights reserved|"
+    r"copyright|advertisement|skip to (?:main )?content|loading|please wait|read more|related (?:articles|posts|stories)|"
+    r"click here|privacy policy|terms of (?:use|service)|back to top|print this|email this|comments?|posted (?:by|in|on)|"
+    r"tags?:|categor(?:y|ies)|photo|image|credit|getty|reuters|teilen|weiterlesen|mehr zum thema|lesen sie auch|"
+    r"datenschutz|impressum|kommentare?|partager|commentaires?|suivez|compartir|comentarios)\b|©",
+    re.I,
+)
+_PUNCT = re.compile(r"[.,;:!?。、，；：！？]")
+_SENTENCE_END = tuple(".!?。！？\"”»)")
+_DIGIT = re.compile(r"\d")
+_SEPARATOR = re.compile(r"[|»·•›/]")
+_DATE = re.compile(r"\b\d{1,2}[./-]\s?\d{1,2}[./-]\s?\d{2,4}\b|\b(?:19|20)\d\d\b")
+
+FEATURES = (
+    "bias", "log_width", "long", "link_frac", "link_heavy", "tag_p", "tag_h1_3", "tag_h4_6", "tag_li", "tag_pre",
+    "tag_bare", "punct", "sentence_end", "digits", "boilerplate", "repeat", "before_prose", "after_prose", "position",
+    "prev_long", "next_long", "prev_link", "next_link", "headline_slot", "share_of_page", "separators", "date",
+    "log_page_width", "long_share", "log_gap_to_prose", "log_short_run", "li_link", "ends_colon", "words",
+)
+
+
+def block_features(blocks: list[Block]) -> np.ndarray:
+    """One row of FEATURES per block."""
+    n = len(blocks)
+    widths = [width(b.text) for b in blocks]
+    long = [w >= LONG for w in widths]
+    link = [b.link_chars / max(len(b.text), 1) for b in blocks]
+    longs = [i for i, x in enumerate(long) if x]
+    first, last = (longs[0], longs[-1]) if longs else (n, -1)
+    total = max(sum(widths), 1)
+    # Runs of consecutive short blocks, and each block's distance (in blocks) to the nearest long one.
+    run = [0] * n
+    i = 0
+    while i < n:
+        j = i
+        while j < n and not long[j]:
+            j += 1
+        for k in range(i, j):
+            run[k] = j - i
+        i = max(j, i + 1)
+    gap = [n] * n
+    d = n
+    for i in range(n):
+        d = 0 if long[i] else d + 1
+        gap[i] = d
+    d = n
+    for i in range(n - 1, -1, -1):
+        d = 0 if long[i] else d + 1
+        gap[i] = min(gap[i], d)
+    seen: set[str] = set()
+    rows = []
+    log_page, long_share = math.log1p(total) / 10, len(longs) / max(n, 1)
+    for i, b in enumerate(blocks):
+        t, w, tag = b.text, widths[i], b.tag
+        size = max(len(t), 1)
+        repeat = t in seen
+        seen.add(t)
+        rows.append((
+            1.0, math.log1p(w) / 5, float(long[i]), link[i], float(link[i] > 0.5),
+            float(tag == "p"), float(tag in ("h1", "h2", "h3")), float(tag in ("h4", "h5", "h6")), float(tag == "li"),
+            float(tag == "pre"), float(tag == ""),
+            min(len(_PUNCT.findall(t)) / size * 10, 2.0), float(t.endswith(_SENTENCE_END)),
+            len(_DIGIT.findall(t)) / size, float(w < 2 * LONG and BOILERPLATE.search(t) is not None), float(repeat),
+            float(i < first), float(i > last), i / max(n - 1, 1),
+            float(i > 0 and long[i - 1]), float(i + 1 < n and long[i + 1]),
+            link[i - 1] if i > 0 else 1.0, link[i + 1] if i + 1 < n else 1.0,
+            float(i == first - 1), w / total, min(len(_SEPARATOR.findall(t)), 3) / 3, float(_DATE.search(t) is not None),
+            log_page, long_share, math.log1p(gap[i]) / 3, math.log1p(run[i]) / 3, float(tag == "li" and link[i] > 0.5),
+            float(t.endswith(":")), math.log1p(t.count(" ") + 1) / 5,
+        ))
+    return np.asarray(rows, dtype=np.float64).reshape(n, len(FEATURES))
+
+
+@functools.cache
+def load_model(path: str | None = None) -> tuple[np.ndarray, float]:
+    """The weights (one per feature) and the keep threshold on the block probability."""
+    data = json.loads(Path(path or MODEL_PATH).read_text())
+    if tuple(data["features"]) != FEATURES:
+        raise ValueError(f"{path or MODEL_PATH}: features {data['features']} do not match this code's {FEATURES}")
+    return np.asarray(data["weights"], dtype=np.float64), float(data["threshold"])
+
+
+def keep_probability(blocks: list[Block], weights: np.ndarray) -> np.ndarray:
+    if not blocks:
+        return np.zeros(0)
+    return 1.0 / (1.0 + np.exp(-(block_features(blocks) @ weights)))
