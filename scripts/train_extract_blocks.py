@@ -10,8 +10,8 @@ Labels per block (a line of resiliparse's main-content output, see blocks.py):
   4-grams do, else 0;
 - trafilatura_eval: 1 when the block contains a `with` snippet, 0 when it contains a `without`
   snippet, unlabelled otherwise.
-Each dev set gets the same total weight. Logistic regression with an L2 penalty, fitted by
-Newton's method in numpy. The keep threshold is the one that maximises the mean F1 of the two
+Each dev set gets the same total weight. A one-hidden-layer network (or, with --hidden 0, a
+logistic regression) on standardised features, weighted cross-entropy, full-batch Adam in numpy. The keep threshold is the one that maximises the mean F1 of the two
 tuning halves, scored as scripts/bench_extract.py scores them.
 
     python scripts/train_extract_blocks.py [--out curate/stages/extract/block_model.json] [--l2 1.0]
@@ -31,8 +31,8 @@ from resiliparse.parse.html import HTMLTree
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_extract as bench  # noqa: E402
 
-from curate.stages.extract.block_model import FEATURES, MODEL_PATH, block_features  # noqa: E402
-from curate.stages.extract.boilerplate import ExtractOptions, page_blocks  # noqa: E402
+from curate.stages.extract.block_model import FEATURES, MODEL_PATH, BlockModel, block_features  # noqa: E402
+from curate.stages.extract.boilerplate import ExtractOptions, content_root, mark_root, page_blocks, select_lines  # noqa: E402
 
 _SPACE = re.compile(r"\s+")
 
@@ -67,41 +67,64 @@ def trafeval_labels(blocks, page: dict) -> list[float | None]:
 def page_data(pages: list[dict], dataset: str, opts: ExtractOptions) -> list[tuple[dict, list, np.ndarray, list]]:
     out = []
     for p in pages:
-        blocks = page_blocks(HTMLTree.parse(p["html"]), p["html"], opts)
-        x = block_features(blocks)
+        tree = HTMLTree.parse(p["html"])
+        blocks = page_blocks(tree, p["html"], opts)
+        root = content_root(tree)
+        mark_root(blocks, root)
+        title = (tree.title or "").strip() or None
+        x = block_features(blocks, root is not None, title and " ".join(title.split()))
         y = readability_labels(blocks, p["gold"]) if dataset == "readability" else trafeval_labels(blocks, p)
         out.append((p, blocks, x, y))
     return out
 
 
-def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float, steps: int = 30) -> np.ndarray:
-    """Weighted L2 logistic regression by Newton's method (34 features: a 34×34 solve per step)."""
-    beta = np.zeros(x.shape[1])
-    penalty = np.full(x.shape[1], l2)
-    penalty[0] = 0.0  # no penalty on the bias
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-(x @ beta)))
-        grad = x.T @ (w * (p - y)) + penalty * beta
-        hess = (x * (w * p * (1 - p))[:, None]).T @ x + np.diag(penalty) + 1e-9 * np.eye(x.shape[1])
-        step = np.linalg.solve(hess, grad)
-        beta -= step
-        if np.abs(step).max() < 1e-6:
-            break
-    return beta
+def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, hidden: int, l2: float, seed: int, steps: int = 3000) -> list:
+    """Weighted binary cross-entropy, full-batch Adam; `hidden` tanh units (0 = logistic regression)."""
+    rng = np.random.default_rng(seed)
+    sizes = [x.shape[1]] + ([hidden] if hidden else []) + [1]
+    params = []
+    for a, b in zip(sizes, sizes[1:]):
+        params += [rng.normal(0, 1 / np.sqrt(a), (a, b)), np.zeros(b)]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    w = w / w.sum()
+    for t in range(1, steps + 1):
+        acts = [x]
+        h = x
+        for k in range(0, len(params), 2):
+            h = h @ params[k] + params[k + 1]
+            if k + 2 < len(params):
+                h = np.tanh(h)
+            acts.append(h)
+        p = 1 / (1 + np.exp(-acts[-1][:, 0]))
+        delta = ((p - y) * w)[:, None]
+        grads = [None] * len(params)
+        for k in range(len(params) - 2, -1, -2):
+            grads[k] = acts[k // 2].T @ delta + l2 * params[k]
+            grads[k + 1] = delta.sum(0)
+            if k:
+                delta = (delta @ params[k].T) * (1 - acts[k // 2] ** 2)
+        for k, g in enumerate(grads):
+            m[k] = 0.9 * m[k] + 0.1 * g
+            v[k] = 0.999 * v[k] + 0.001 * g * g
+            params[k] -= 0.01 * (m[k] / (1 - 0.9 ** t)) / (np.sqrt(v[k] / (1 - 0.999 ** t)) + 1e-8)
+    return [(params[k], params[k + 1]) for k in range(0, len(params), 2)]
 
 
-def half_f1(dataset: str, data, beta: np.ndarray, threshold: float) -> float:
+def half_f1(dataset: str, data, model: BlockModel, threshold: float, opts: ExtractOptions) -> float:
     outputs = []
     for _p, blocks, x, _y in data:
-        keep = (1 / (1 + np.exp(-(x @ beta))) >= threshold) if len(blocks) else []
-        outputs.append("\n".join(b.text for b, k in zip(blocks, keep) if k))
+        prob = 1 / (1 + np.exp(-model.logits(x))) if len(blocks) else np.zeros(0)
+        outputs.append("\n".join(select_lines(blocks, prob, threshold, opts)))
     return bench.score(dataset, outputs, [d[0] for d in data])["F1"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
-    ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--hidden", type=int, default=16, help="hidden tanh units (0 = logistic regression)")
+    ap.add_argument("--l2", type=float, default=1e-4)
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     opts = ExtractOptions()
     sets = {
@@ -118,27 +141,28 @@ def main() -> None:
         ys.append(y[keep])
         ws.append(np.full(keep.sum(), 1.0 / keep.sum()))
         print(f"{name}: {len(rows)} tuning pages, {keep.sum()} labelled blocks ({int(y[keep].sum())} main text)")
-    x, y, w = np.vstack(xs), np.concatenate(ys), np.concatenate(ws) * 1000
-    beta = fit(x, y, w, args.l2)
+    x, y, w = np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    mean[0], scale[0] = 0.0, 1.0  # the bias column stays 1
+    layers = fit((x - mean) / scale, y, w, args.hidden, args.l2, args.seed)
+    model_data = {"features": list(FEATURES), "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
+                  "layers": [(wt.round(6).tolist(), b.round(6).tolist()) for wt, b in layers], "threshold": 0.5}
+    model = BlockModel(model_data)
     grid = [round(t, 2) for t in np.arange(0.2, 0.81, 0.05)]
-    f1 = {t: {name: half_f1(name, rows, beta, t) for name, rows in data.items()} for t in grid}
+    f1 = {t: {name: half_f1(name, rows, model, t, opts) for name, rows in data.items()} for t in grid}
     threshold = max(grid, key=lambda t: sum(f1[t].values()))
     for t in grid:
         print(f"threshold {t:.2f}: " + "  ".join(f"{n} F1 {v:.3f}" for n, v in f1[t].items()) + ("  <- chosen" if t == threshold else ""))
-    model = {
-        "about": "curate extract block classifier: logistic regression over block features (curate/stages/extract/block_model.py). "
-                 "Rebuilt by scripts/train_extract_blocks.py from the tuning halves of Mozilla Readability's test pages and "
-                 "trafilatura's evaluation pages (both Apache-2.0). The weights are released with curate under its licence.",
-        "features": list(FEATURES),
-        "weights": [round(float(b), 5) for b in beta],
-        "threshold": threshold,
-        "l2": args.l2,
-        "tuning_f1": f1[threshold],
-    }
-    args.out.write_text(json.dumps(model, indent=1) + "\n")
-    for name, b in sorted(zip(FEATURES, beta), key=lambda z: -abs(z[1])):
-        print(f"  {name:18} {b:+.3f}")
-    print(f"wrote {args.out}")
+    model_data.update(
+        about="curate extract block classifier over block features (curate/stages/extract/block_model.py). Rebuilt by "
+              "scripts/train_extract_blocks.py from the tuning halves of Mozilla Readability's test pages and trafilatura's "
+              "evaluation pages (both Apache-2.0). The weights are released with curate under its licence.",
+        threshold=threshold, hidden=args.hidden, l2=args.l2, seed=args.seed, tuning_f1=f1[threshold])
+    args.out.write_text(json.dumps(model_data, separators=(",", ":")) + "\n")
+    if not args.hidden:
+        for name, b in sorted(zip(FEATURES, layers[0][0][:, 0]), key=lambda z: -abs(z[1])):
+            print(f"  {name:18} {b:+.3f}")
+    print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes)")
 
 
 if __name__ == "__main__":

@@ -43,11 +43,12 @@ FEATURES = (
     "tag_bare", "punct", "sentence_end", "digits", "boilerplate", "repeat", "before_prose", "after_prose", "position",
     "prev_long", "next_long", "prev_link", "next_link", "headline_slot", "share_of_page", "separators", "date",
     "log_page_width", "long_share", "log_gap_to_prose", "log_short_run", "li_link", "ends_colon", "words",
+    "has_root", "in_root", "root_share", "tiny", "root_long", "root_before_prose", "in_title",
 )
 
 
-def block_features(blocks: list[Block]) -> np.ndarray:
-    """One row of FEATURES per block."""
+def block_features(blocks: list[Block], has_root: bool = False, title: str | None = None) -> np.ndarray:
+    """One row of FEATURES per block; `title` is the page's <title>, whitespace-collapsed."""
     n = len(blocks)
     widths = [width(b.text) for b in blocks]
     long = [w >= LONG for w in widths]
@@ -77,6 +78,7 @@ def block_features(blocks: list[Block]) -> np.ndarray:
     seen: set[str] = set()
     rows = []
     log_page, long_share = math.log1p(total) / 10, len(longs) / max(n, 1)
+    root_share = sum(w for w, b in zip(widths, blocks) if b.in_root) / total
     for i, b in enumerate(blocks):
         t, w, tag = b.text, widths[i], b.tag
         size = max(len(t), 1)
@@ -94,20 +96,37 @@ def block_features(blocks: list[Block]) -> np.ndarray:
             float(i == first - 1), w / total, min(len(_SEPARATOR.findall(t)), 3) / 3, float(_DATE.search(t) is not None),
             log_page, long_share, math.log1p(gap[i]) / 3, math.log1p(run[i]) / 3, float(tag == "li" and link[i] > 0.5),
             float(t.endswith(":")), math.log1p(t.count(" ") + 1) / 5,
+            float(has_root), float(b.in_root), root_share, float(len(t) < 15), float(b.in_root and long[i]),
+            float(b.in_root and i < first), float(title is not None and len(t) >= 15 and t in title),
         ))
     return np.asarray(rows, dtype=np.float64).reshape(n, len(FEATURES))
 
 
+class BlockModel:
+    """Standardised features -> one hidden layer (tanh) or none (logistic regression) -> keep probability."""
+
+    def __init__(self, data: dict, source: str = "") -> None:
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError(f"{source}: features {data['features']} do not match this code's {FEATURES}")
+        self.mean, self.scale = np.asarray(data["mean"]), np.asarray(data["scale"])
+        self.layers = [(np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)) for w, b in data["layers"]]
+        self.threshold = float(data["threshold"])
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        h = (x - self.mean) / self.scale
+        for i, (w, b) in enumerate(self.layers):
+            h = h @ w + b
+            if i + 1 < len(self.layers):
+                h = np.tanh(h)
+        return h[:, 0]
+
+    def probability(self, blocks: list[Block], has_root: bool = False, title: str | None = None) -> np.ndarray:
+        if not blocks:
+            return np.zeros(0)
+        return 1.0 / (1.0 + np.exp(-self.logits(block_features(blocks, has_root, title))))
+
+
 @functools.cache
-def load_model(path: str | None = None) -> tuple[np.ndarray, float]:
-    """The weights (one per feature) and the keep threshold on the block probability."""
-    data = json.loads(Path(path or MODEL_PATH).read_text())
-    if tuple(data["features"]) != FEATURES:
-        raise ValueError(f"{path or MODEL_PATH}: features {data['features']} do not match this code's {FEATURES}")
-    return np.asarray(data["weights"], dtype=np.float64), float(data["threshold"])
-
-
-def keep_probability(blocks: list[Block], weights: np.ndarray) -> np.ndarray:
-    if not blocks:
-        return np.zeros(0)
-    return 1.0 / (1.0 + np.exp(-(block_features(blocks) @ weights)))
+def load_model(path: str | None = None) -> BlockModel:
+    path = str(path or MODEL_PATH)
+    return BlockModel(json.loads(Path(path).read_text()), path)

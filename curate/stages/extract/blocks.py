@@ -25,6 +25,7 @@ class Block:
     text: str
     tag: str  # the innermost of p/h1..h6/li/pre the line sits in, "" for a bare line (div, td, span text)
     link_chars: int  # characters of the text inside <a>
+    in_root: bool = False  # inside the page's declared article element (see boilerplate.content_root)
 
 
 def width(line: str) -> int:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
-from curate.stages.extract.block_model import keep_probability, load_model
+from curate.stages.extract.block_model import LONG, load_model
 from curate.stages.extract.blocks import Block, parse_blocks, width
 
 
@@ -103,17 +103,49 @@ def page_blocks(tree: HTMLTree, html: str, opts: ExtractOptions) -> list[Block]:
     return blocks
 
 
+# Elements that declare the article, strongest first: schema.org's articleBody, <article>, <main>.
+_ROOT_SELECTORS = ('[itemprop="articleBody"]', "article", 'main, [role="main"]')
+
+
+def content_root(tree: HTMLTree) -> str | None:
+    """The whitespace-collapsed text of the element the page declares as its article, if any.
+
+    Several <article>s (teaser lists, related posts) mean the longest one.
+    """
+    for selector in _ROOT_SELECTORS:
+        found = tree.document.query_selector_all(selector)
+        if len(found):
+            text = max((el.text for el in found), key=len)
+            return " ".join(text.split())
+    return None
+
+
+def mark_root(blocks: list[Block], root: str | None) -> None:
+    if root:
+        for b in blocks:
+            b.in_root = (b.text if "  " not in b.text and "\t" not in b.text else " ".join(b.text.split())) in root
+
+
+def select_lines(blocks: list[Block], probability, threshold: float, opts: ExtractOptions) -> list[str]:
+    """The text of the blocks the model keeps."""
+    keep = probability >= threshold
+    if blocks and (not keep.any() or not any(width(b.text) >= LONG for b in blocks)):
+        # Pages without a line of prose (a notice, a menu) or where the model keeps nothing look like no page
+        # it learnt from; the line rules keep their text that is not links (a menu-only page ends up empty).
+        return clean_lines([b.text for b in blocks if 2 * b.link_chars < len(b.text)], opts)
+    return [b.text for b, k in zip(blocks, keep) if k]
+
+
 def extract_main_text(html: str, opts: ExtractOptions) -> tuple[str, str | None]:
     """The page's main text (blocks joined by newlines) and its <title>."""
     tree = HTMLTree.parse(html)
     title = (tree.title or "").strip() or None
     blocks = page_blocks(tree, html, opts)
+    root = content_root(tree)
+    mark_root(blocks, root)
     if opts.method == "rules":
         return "\n".join(clean_lines([b.text for b in blocks], opts)), title
-    weights, threshold = load_model(opts.model_path)
-    keep = keep_probability(blocks, weights) >= (threshold if opts.threshold is None else opts.threshold)
-    if blocks and not keep.any():
-        # Tiny pages (a paragraph or two, no page around them) look like nothing the model saw as main
-        # text; the line rules keep their prose rather than turning a page with text into an empty one.
-        return "\n".join(clean_lines([b.text for b in blocks], opts)), title
-    return "\n".join(b.text for b, k in zip(blocks, keep) if k), title
+    model = load_model(opts.model_path)
+    probability = model.probability(blocks, root is not None, title and " ".join(title.split()))
+    threshold = model.threshold if opts.threshold is None else opts.threshold
+    return "\n".join(select_lines(blocks, probability, threshold, opts)), title
