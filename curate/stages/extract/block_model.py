@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curate.stages.extract.blocks import Block, width
+from curate.stages.extract.blocks import _WIDE, Block
 
 MODEL_PATH = Path(__file__).with_name("block_model.json")
 LONG = 70  # a block at least this wide is prose
@@ -45,10 +45,7 @@ def is_boilerplate(text: str) -> bool:
     return not BOILERPLATE_WORDS.isdisjoint(_WORDS.findall(lower)) or any(p in lower for p in BOILERPLATE_PHRASES)
 
 
-_PUNCT = re.compile(r"[.,;:!?。、，；：！？]")
 _SENTENCE_END = tuple(".!?。！？\"”»)")
-_DIGIT = re.compile(r"\d")
-_SEPARATOR = re.compile(r"[|»·•›/]")
 _DATE = re.compile(r"\b\d{1,2}[./-]\s?\d{1,2}[./-]\s?\d{2,4}\b|\b(?:19|20)\d\d\b")
 
 FEATURES = (
@@ -60,62 +57,79 @@ FEATURES = (
 )
 
 
+# One translate call marks punctuation, digits and separators with control characters extracted text never has.
+_CLASSES = str.maketrans({**dict.fromkeys(".,;:!?。、，；：！？", "\x01"), **dict.fromkeys("0123456789", "\x02"),
+                          **dict.fromkeys("|»·•›/", "\x03")})
+
+
 def block_features(blocks: list[Block], has_root: bool = False, title: str | None = None) -> np.ndarray:
-    """One row of FEATURES per block; `title` is the page's <title>, whitespace-collapsed."""
+    """One row of FEATURES per block; `title` is the page's <title>, whitespace-collapsed.
+
+    Per block, a few C-level string calls on its first 300 characters (ratios of prose are the same
+    over its head, so the cost stays flat on 50 KB blocks); the columns are then numpy arithmetic.
+    """
     n = len(blocks)
-    widths = [width(b.text) for b in blocks]
-    long = [w >= LONG for w in widths]
-    link = [b.link_chars / max(len(b.text), 1) for b in blocks]
-    longs = [i for i, x in enumerate(long) if x]
-    first, last = (longs[0], longs[-1]) if longs else (n, -1)
-    total = max(sum(widths), 1)
-    # Runs of consecutive short blocks, and each block's distance (in blocks) to the nearest long one.
-    run = [0] * n
-    i = 0
-    while i < n:
-        j = i
-        while j < n and not long[j]:
-            j += 1
-        for k in range(i, j):
-            run[k] = j - i
-        i = max(j, i + 1)
-    gap = [n] * n
-    d = n
-    for i in range(n):
-        d = 0 if long[i] else d + 1
-        gap[i] = d
-    d = n
-    for i in range(n - 1, -1, -1):
-        d = 0 if long[i] else d + 1
-        gap[i] = min(gap[i], d)
+    texts = [b.text for b in blocks]
+    lens = np.fromiter(map(len, texts), dtype=np.float64, count=n)
+    heads = [t[:300] for t in texts]
+    marked = [h.translate(_CLASSES) for h in heads]
+    widths = lens.copy()
+    for i, t in enumerate(texts):
+        if not t.isascii():  # CJK characters count three, estimated from the head on long blocks
+            widths[i] += 2 * len(_WIDE.findall(heads[i])) * len(t) / max(len(heads[i]), 1)
+    long = widths >= LONG
+    link = np.fromiter((b.link_chars for b in blocks), dtype=np.float64, count=n) / np.maximum(lens, 1)
+    size = np.maximum(np.fromiter(map(len, heads), dtype=np.float64, count=n), 1)
+    digits = np.fromiter((m.count("\x02") for m in marked), dtype=np.float64, count=n)
+    punct = np.fromiter((m.count("\x01") for m in marked), dtype=np.float64, count=n)
+    seps = np.fromiter((m.count("\x03") for m in marked), dtype=np.float64, count=n)
+    tags = [b.tag for b in blocks]
     seen: set[str] = set()
-    rows = []
-    log_page, long_share = math.log1p(total) / 10, len(longs) / max(n, 1)
-    root_share = sum(w for w, b in zip(widths, blocks) if b.in_root) / total
-    for i, b in enumerate(blocks):
-        t, w, tag = b.text, widths[i], b.tag
-        # Character ratios from the first 300 characters: the same figure for prose, linear cost capped.
-        head = t[:300]
-        size = max(len(head), 1)
-        digits = len(_DIGIT.findall(head))
-        repeat = t in seen
+    repeat = np.zeros(n)
+    for i, t in enumerate(texts):
+        repeat[i] = t in seen
         seen.add(t)
-        rows.append((
-            1.0, math.log1p(w) / 5, float(long[i]), link[i], float(link[i] > 0.5),
-            float(tag == "p"), float(tag in ("h1", "h2", "h3")), float(tag in ("h4", "h5", "h6")), float(tag == "li"),
-            float(tag == "pre"), float(tag == ""),
-            min(len(_PUNCT.findall(head)) / size * 10, 2.0), float(t.endswith(_SENTENCE_END)),
-            digits / size, float(w < 2 * LONG and is_boilerplate(t)), float(repeat),
-            float(i < first), float(i > last), i / max(n - 1, 1),
-            float(i > 0 and long[i - 1]), float(i + 1 < n and long[i + 1]),
-            link[i - 1] if i > 0 else 1.0, link[i + 1] if i + 1 < n else 1.0,
-            float(i == first - 1), w / total, min(len(_SEPARATOR.findall(head)), 3) / 3, float(digits >= 4 and _DATE.search(head) is not None),
-            log_page, long_share, math.log1p(gap[i]) / 3, math.log1p(run[i]) / 3, float(tag == "li" and link[i] > 0.5),
-            float(t.endswith(":")), math.log1p(t.count(" ") + 1) / 5,
-            float(has_root), float(b.in_root), root_share, float(len(t) < 15), float(b.in_root and long[i]),
-            float(b.in_root and i < first), float(title is not None and len(t) >= 15 and t in title),
-        ))
-    return np.asarray(rows, dtype=np.float64).reshape(n, len(FEATURES))
+    short_boiler = np.fromiter((w < 2 * LONG and is_boilerplate(t) for w, t in zip(widths, texts)), dtype=np.float64, count=n)
+    date = np.fromiter((d >= 4 and _DATE.search(h) is not None for d, h in zip(digits, heads)), dtype=np.float64, count=n)
+    in_root = np.fromiter((b.in_root for b in blocks), dtype=np.float64, count=n)
+    longs = np.flatnonzero(long)
+    first, last = (int(longs[0]), int(longs[-1])) if len(longs) else (n, -1)
+    total = max(float(widths.sum()), 1.0)
+    # Each block's distance (in blocks) to the nearest long one, and the length of the run of short blocks it is in.
+    idx = np.arange(n)
+    gap = np.full(n, float(n))
+    if len(longs):
+        pos = np.searchsorted(longs, idx)
+        after = np.where(pos < len(longs), longs[np.minimum(pos, len(longs) - 1)] - idx, n)
+        before = np.where(pos > 0, idx - longs[np.maximum(pos - 1, 0)], n)
+        gap = np.minimum(after, before).astype(np.float64)
+    run_id = np.cumsum(long)  # short blocks between two long ones share an id
+    run_len = np.bincount(run_id[~long], minlength=run_id[-1] + 1 if n else 1) if n else np.zeros(0)
+    run = np.where(long, 0, run_len[run_id] if n else 0).astype(np.float64)
+    prev_long = np.concatenate(([False], long[:-1])) if n else long
+    next_long = np.concatenate((long[1:], [False])) if n else long
+    prev_link = np.concatenate(([1.0], link[:-1])) if n else link
+    next_link = np.concatenate((link[1:], [1.0])) if n else link
+    ones = np.ones(n)
+    is_tag = {name: np.fromiter((t in name for t in tags), dtype=np.float64, count=n)
+              for name in (("p",), ("h1", "h2", "h3"), ("h4", "h5", "h6"), ("li",), ("pre",), ("",))}
+    spaces = np.fromiter((t.count(" ") for t in texts), dtype=np.float64, count=n)
+    cols = [
+        ones, np.log1p(widths) / 5, long, link, link > 0.5,
+        is_tag[("p",)], is_tag[("h1", "h2", "h3")], is_tag[("h4", "h5", "h6")], is_tag[("li",)], is_tag[("pre",)], is_tag[("",)],
+        np.minimum(punct / size * 10, 2.0), np.fromiter((t.endswith(_SENTENCE_END) for t in texts), dtype=np.float64, count=n),
+        digits / size, short_boiler, repeat,
+        idx < first, idx > last, idx / max(n - 1, 1),
+        prev_long, next_long, prev_link, next_link,
+        idx == first - 1, widths / total, np.minimum(seps, 3) / 3, date,
+        ones * (math.log1p(total) / 10), ones * (len(longs) / max(n, 1)), np.log1p(gap) / 3, np.log1p(run) / 3,
+        is_tag[("li",)] * (link > 0.5), np.fromiter((t.endswith(":") for t in texts), dtype=np.float64, count=n),
+        np.log1p(spaces + 1) / 5,
+        ones * float(has_root), in_root, ones * float((widths * in_root).sum() / total), lens < 15, in_root * long,
+        in_root * (idx < first),
+        np.fromiter((title is not None and len(t) >= 15 and t in title for t in texts), dtype=np.float64, count=n),
+    ]
+    return np.column_stack([np.asarray(c, dtype=np.float64) for c in cols]) if n else np.zeros((0, len(FEATURES)))
 
 
 class BlockModel:

@@ -1,23 +1,23 @@
-"""Main-content extraction: lexbor (resiliparse) parsing plus a cheap line-level boilerplate pass.
+"""Main-content extraction: lexbor (resiliparse) parsing, then a block classifier over its output.
 
-resiliparse's `main_content` heuristics already drop most navigation, headers and footers at
-C speed, but its precision is low: share bars, video-player menus, "more news" teasers and
-footers survive. Those leftovers are short lines away from the article's prose. So, over
-the extracted lines (a much simplified jusText, Pomikálek 2011):
+resiliparse's `main_content` heuristics drop most navigation, headers and footers at C speed and
+render the rest as minimal HTML; `blocks.py` turns that into blocks (tag, link text), and the
+small model of `block_model.py`, trained on the dev sets' tuning halves
+(scripts/train_extract_blocks.py), keeps the blocks that are main text. It drops what
+resiliparse lets through: share bars, related-article lists, video-player menus, captions,
+bylines, sign-up boxes, legal footers. The element a page declares as its article
+(`itemprop="articleBody"`, `<article>`, `<main>`) is one of the model's features, not a hard rule
+(as a rule it lowered F1 on the tuning halves).
 
-1. a line is *long* when it is at least `long_line_chars` wide (real prose; a CJK character
-   counts as three, about a word's worth);
-2. the article spans from the first long line to the last; short lines outside that span are
-   dropped, except `keep_head_lines` short lines just before the first long one (headline);
-3. short lines matching common boilerplate phrases (share, subscribe, cookies, copyright) and
-   repeats of an earlier short line are dropped anywhere.
+The earlier line rules (a much simplified jusText, Pomikálek 2011: the article spans from the
+first long line to the last; short boilerplate-looking lines and repeats go) remain for pages the
+model was not made for: pages without a line of prose, and pages where it keeps nothing.
 
-When resiliparse's main-content pass finds (almost) nothing, the whole page's text goes
-through the same pass instead (some sites wrap their article in elements it treats as chrome).
-The main-content pass takes time quadratic in the DOM's depth (100,000 nested <div>s: four
-minutes, in C, where no signal can interrupt it), so pages nested deeper than `max_depth`
+When resiliparse's main-content pass finds (almost) nothing, the whole page's blocks are used
+instead (some sites wrap their article in elements it treats as chrome), then also <noscript>
+content. The main-content pass takes time quadratic in the DOM's depth (100,000 nested <div>s:
+four minutes, in C, where no signal can interrupt it), so pages nested deeper than `max_depth`
 skip it and go straight to the whole-page pass, which is linear.
-Defaults were chosen on the Readability test pages (scripts/bench_extract.py).
 """
 
 from __future__ import annotations
