@@ -25,7 +25,7 @@ MODEL_PATH = Path(__file__).with_name("block_model.json")
 LONG = 70  # a block at least this wide is prose
 
 # Words and phrases of share bars, sign-up boxes, legal footers, comment and related-article headings (a
-# set lookup and substring tests: a regex alternation of these costs 30 µs a block, more than all else).
+# set lookup and one search for the phrases: a case-insensitive regex with word boundaries cost 30 µs a block).
 BOILERPLATE_WORDS = frozenset(
     "subscribe newsletter cookie cookies copyright advertisement loading login comment comments tags tag categories "
     "category photo image credit getty reuters teilen weiterlesen datenschutz impressum kommentar kommentare partager "
@@ -38,11 +38,12 @@ BOILERPLATE_PHRASES = (
     "lesen sie auch", "©",
 )
 _WORDS = re.compile(r"\w+")
+_PHRASES = re.compile("|".join(map(re.escape, BOILERPLATE_PHRASES)))
 
 
 def is_boilerplate(text: str) -> bool:
     lower = text.lower()
-    return not BOILERPLATE_WORDS.isdisjoint(_WORDS.findall(lower)) or any(p in lower for p in BOILERPLATE_PHRASES)
+    return not BOILERPLATE_WORDS.isdisjoint(_WORDS.findall(lower)) or _PHRASES.search(lower) is not None
 
 
 _SENTENCE_END = tuple(".!?。！？\"”»)")
