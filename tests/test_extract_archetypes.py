@@ -185,3 +185,17 @@ def test_shipped_block_model_matches_the_code_and_stays_small():
     assert tuple(data["features"]) == FEATURES and MODEL_PATH.stat().st_size < 20_000
     model = load_model()
     assert 0.0 < model.threshold < 1.0
+
+
+def test_rules_method_is_the_faster_line_rules_and_keeps_the_story(tmp_path):
+    related = "".join(f"<li><a href='/r{i}'>{t}</a></li>" for i, t in enumerate(RELATED))
+    html = page(NAV + "".join(f"<p>{p}</p>" for p in ARTICLE_PARAGRAPHS) + f"<ul>{related}</ul>" + FOOTER)
+    text, _ = extract_main_text(html, ExtractOptions(method="rules"))
+    assert all(p in text for p in ARTICLE_PARAGRAPHS) and "Section 3" not in text
+    (tmp_path / "a.html").write_text(html)
+    stage = ExtractStage(method="rules")
+    stage.setup()
+    from curate.inputs import resolve_inputs
+
+    docs = [d for shard in resolve_inputs([str(tmp_path)], stage.input_suffixes) for d in stage.process(stage.read(shard))]
+    assert docs[0]["text"] == text
