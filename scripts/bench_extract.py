@@ -1,19 +1,31 @@
 """Side-by-side main-content extraction benchmark: curate vs trafilatura vs raw resiliparse.
 
-On the Readability test pages (../shared/data/readability_testpages: 130 real pages with
-Readability's expected article), in ONE process on ONE core, every extractor sees the same
-decoded HTML. Accuracy: per document, precision and recall of word 4-gram shingles of the
-extracted text against the gold text (expected.html with its tags stripped), F1 per document,
-then averaged over documents. Speed: documents per second per core (extraction only; the
-HTML is decoded beforehand, identically for all).
+Two dev sets, each split into a *tuning* half and a *check* half by a hash of the page's file
+name (`dev_half()`: SHA-1 of the name, last byte even = tune, odd = check). Extraction rules
+and the block model are tuned on the tuning halves only; the check halves say whether that
+generalises. Every figure is printed for each half, measured in ONE process on ONE core, every
+extractor on the same decoded HTML, timing passes interleaved.
 
-    python scripts/bench_extract.py [--pages DIR] [--repeat 3] [--real-only] [--crawl data/sample]
+- readability: ../shared/data/readability_testpages (130 pages, Readability's expected article as
+  gold). Per document, precision and recall of word 4-gram shingles of the extracted text against
+  the gold text, F1 per document, then averaged over documents.
+- trafeval: ../shared/data/trafilatura_eval (949 pages with snippets that must / must not
+  appear). Scored as trafilatura's own evaluation does: a `with` snippet found in the output is a
+  true positive, missing a false negative; a `without` snippet found is a false positive. Counts
+  are summed over the half's pages, then P = TP/(TP+FP), R = TP/(TP+FN), F1. Whitespace is
+  collapsed on both sides before matching (extractors differ only in where they put newlines).
+
+Speed: documents per second per core, extraction only (HTML decoded beforehand, identically for
+all), fastest of `--repeat` passes, and the ratio to trafilatura on the same pages.
+
+    python scripts/bench_extract.py [--sets readability,trafeval] [--repeat 2] [--crawl DIR] [--worst 10 --half tune]
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import re
 import statistics
@@ -29,8 +41,48 @@ from curate.stages.extract import ExtractStage
 from curate.stages.extract.boilerplate import ExtractOptions, extract_main_text
 from curate.stages.extract.html import decode_html
 
-DEFAULT_PAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "readability_testpages" / "pages"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+READABILITY = SHARED / "readability_testpages" / "pages"
+TRAFEVAL = SHARED / "trafilatura_eval"
+HALVES = ("tune", "check")
 _WORD = re.compile(r"\w+", re.UNICODE)
+_SPACE = re.compile(r"\s+")
+
+
+def dev_half(name: str) -> str:
+    """'tune' or 'check': fixed by the SHA-1 of the page's file name, so the split never depends on results."""
+    return "tune" if hashlib.sha1(name.encode()).digest()[-1] % 2 == 0 else "check"
+
+
+# -- loading ------------------------------------------------------------------------
+
+
+def load_readability(folder: Path = READABILITY) -> list[dict]:
+    pages = []
+    for d in sorted(folder.iterdir()):
+        raw = gzip.decompress((d / "source.html.gz").read_bytes())
+        html, _ = decode_html(raw)
+        gold_html, _ = decode_html(gzip.decompress((d / "expected.html.gz").read_bytes()))
+        gold = extract_plain_text(gold_html, preserve_formatting=True, main_content=False, alt_texts=False)
+        pages.append({"name": d.name, "half": dev_half(d.name), "raw": raw, "html": html, "gold": gold})
+    return pages
+
+
+def load_trafeval(folder: Path = TRAFEVAL) -> list[dict]:
+    pages = []
+    for url, item in json.loads((folder / "evaldata.json").read_text()).items():
+        path = next((p for p in (folder / "eval" / f"{item['file']}.gz", folder / "cache" / f"{item['file']}.gz") if p.exists()), None)
+        if path is None:  # 41 of the 990 entries come without their page
+            continue
+        raw = gzip.decompress(path.read_bytes())
+        html, _ = decode_html(raw)
+        pages.append({"name": item["file"], "half": dev_half(item["file"]), "raw": raw, "html": html, "url": url,
+                      "with": item["with"], "without": item["without"]})
+    pages.sort(key=lambda p: p["name"])
+    return pages
+
+
+# -- scoring ------------------------------------------------------------------------
 
 
 def shingles(text: str, n: int = 4) -> set[tuple[str, ...]]:
@@ -51,19 +103,29 @@ def prf(pred: str, gold: str) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def load_pages(folder: Path, real_only: bool) -> list[dict]:
-    pages = []
-    for d in sorted(folder.iterdir()):
-        meta = json.loads((d / "expected-metadata.json").read_text())
-        # Synthetic unit cases (001, 002, ...) and pages Readability marks as non-articles.
-        if real_only and (d.name[0].isdigit() or not meta.get("readerable", True)):
-            continue
-        raw = gzip.decompress((d / "source.html.gz").read_bytes())
-        html, _ = decode_html(raw)
-        gold_html, _ = decode_html(gzip.decompress((d / "expected.html.gz").read_bytes()))
-        gold = extract_plain_text(gold_html, preserve_formatting=True, main_content=False, alt_texts=False)
-        pages.append({"name": d.name, "raw": raw, "html": html, "gold": gold})
-    return pages
+def snippet_counts(pred: str, page: dict) -> tuple[int, int, int, int]:
+    """(TP, FN, FP, TN) of one page, as trafilatura's evaluation counts them."""
+    text = _SPACE.sub(" ", pred)
+    found_with = sum(_SPACE.sub(" ", s) in text for s in page["with"])
+    found_without = sum(_SPACE.sub(" ", s) in text for s in page["without"])
+    return found_with, len(page["with"]) - found_with, found_without, len(page["without"]) - found_without
+
+
+def score(dataset: str, outputs: list[str], pages: list[dict]) -> dict:
+    if dataset == "readability":
+        per = [prf(o, p["gold"]) for o, p in zip(outputs, pages)]
+        return {"P": statistics.mean(s[0] for s in per), "R": statistics.mean(s[1] for s in per),
+                "F1": statistics.mean(s[2] for s in per), "per_page": [s[2] for s in per]}
+    per = [snippet_counts(o, p) for o, p in zip(outputs, pages)]
+    tp, fn, fp, _tn = (sum(c[i] for c in per) for i in range(4))
+    p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    # Per page: a figure to sort the worst by (snippets wrong, minus so that lower is worse).
+    return {"P": p, "R": r, "F1": 2 * p * r / (p + r) if p + r else 0.0, "per_page": [-(c[1] + c[2]) for c in per]}
+
+
+# -- extractors -----------------------------------------------------------------------
+
+OPTIONS = ExtractOptions()
 
 
 def run_curate(html: str) -> str:
@@ -80,8 +142,14 @@ def run_trafilatura(html: str) -> str:
     return trafilatura.extract(html, favor_precision=True, include_comments=False, deduplicate=False) or ""
 
 
-OPTIONS = ExtractOptions()
-EXTRACTORS = {"curate": run_curate, "trafilatura (favor_precision)": run_trafilatura, "resiliparse (main_content)": run_resiliparse}
+def run_curate_rules(html: str) -> str:
+    return extract_main_text(html, RULES)[0]
+
+
+RULES = ExtractOptions(method="rules")
+TRAF = "trafilatura (favor_precision)"
+EXTRACTORS = {"curate": run_curate, TRAF: run_trafilatura, "resiliparse (main_content)": run_resiliparse,
+              "curate line rules (before)": run_curate_rules}
 
 
 def stage_speed(inputs: list[str], extractor: str, repeat: int) -> float:
@@ -104,54 +172,81 @@ def print_stage_speeds(label: str, inputs: list[str], repeat: int) -> None:
           f"extractor=curate {ours:.0f}, extractor=trafilatura {theirs:.0f}, ratio {ours / theirs:.1f}×")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pages", type=Path, default=DEFAULT_PAGES)
-    ap.add_argument("--repeat", type=int, default=3, help="timing passes per extractor (fastest kept)")
-    ap.add_argument("--real-only", action="store_true", help="only real article pages (no synthetic, readerable)")
-    ap.add_argument("--only", default="", help="comma-separated extractor name prefixes to run")
-    ap.add_argument("--crawl", type=Path, help="also time the whole stage on these archives (e.g. a `curate sample` folder)")
-    ap.add_argument("--worst", type=int, default=0, help="print the N worst pages for curate")
-    args = ap.parse_args()
-    if not args.pages.is_dir():
-        sys.exit(f"no test pages at {args.pages}")
-    pages = load_pages(args.pages, args.real_only)
-    chosen = {n: fn for n, fn in EXTRACTORS.items() if not args.only or any(n.startswith(p) for p in args.only.split(","))}
-    outputs = {n: [fn(p["html"]) for p in pages] for n, fn in chosen.items()}  # warm-up pass, also the scored one
-    # Passes interleave the extractors so that load from other processes hits them alike.
-    best = dict.fromkeys(chosen, float("inf"))
-    for _ in range(args.repeat):
+def bench(dataset: str, pages: list[dict], chosen: dict, repeat: int) -> dict:
+    """Scores and speeds per extractor and half: {(name, half): row}."""
+    for fn in chosen.values():  # warm-up (imports, caches), not timed
+        for p in pages[:10]:
+            fn(p["html"])
+    # Time per page, summed per half; the scored pass is timed too, then `repeat` more passes and the fastest
+    # kept. Passes interleave the extractors so that load from other processes hits them alike.
+    outputs: dict[str, list[str]] = {}
+    best = {(n, h): float("inf") for n in chosen for h in HALVES}
+    for i in range(repeat + 1):
         for name, fn in chosen.items():
-            t0 = time.perf_counter()
+            spent = dict.fromkeys(HALVES, 0.0)
+            out = []
             for p in pages:
-                fn(p["html"])
-            best[name] = min(best[name], time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                out.append(fn(p["html"]))
+                spent[p["half"]] += time.perf_counter() - t0
+            if i == 0:
+                outputs[name] = out
+            for h in HALVES:
+                best[name, h] = min(best[name, h], spent[h])
     rows = {}
     for name in chosen:
-        scores = [prf(o, p["gold"]) for o, p in zip(outputs[name], pages)]
-        rows[name] = {
-            "P": statistics.mean(s[0] for s in scores), "R": statistics.mean(s[1] for s in scores),
-            "F1": statistics.mean(s[2] for s in scores), "docs_s": len(pages) / best[name], "per_page": scores,
-        }
-    ref = rows.get("trafilatura (favor_precision)")
-    print(f"{len(pages)} pages from {args.pages} ({'real articles only' if args.real_only else 'all'}), 1 process, "
-          f"fastest of {args.repeat} passes, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print(f"{'extractor':32} {'precision':>9} {'recall':>7} {'F1':>7} {'docs/s/core':>12} {'× trafilatura':>14}")
-    for name, r in rows.items():
-        ratio = f"{r['docs_s'] / ref['docs_s']:.1f}×" if ref else "-"
-        print(f"{name:32} {r['P']:9.3f} {r['R']:7.3f} {r['F1']:7.3f} {r['docs_s']:12.0f} {ratio:>14}")
-    if not args.only:
-        with tempfile.TemporaryDirectory() as tmp:
-            for p in pages:
-                (Path(tmp) / f"{p['name']}.html").write_bytes(p["raw"])
-            print_stage_speeds("these pages as .html files", [tmp], args.repeat)
+        for half in HALVES:
+            idx = [i for i, p in enumerate(pages) if p["half"] == half]
+            row = score(dataset, [outputs[name][i] for i in idx], [pages[i] for i in idx])
+            row.update(docs_s=len(idx) / best[name, half], n=len(idx), idx=idx)
+            rows[name, half] = row
+    rows["_outputs"] = outputs
+    return rows
+
+
+def print_table(dataset: str, rows: dict, chosen: dict, repeat: int) -> None:
+    print(f"\n{dataset}: 1 process, fastest of {repeat + 1} passes, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"{'half':6} {'pages':>5}  {'extractor':30} {'precision':>9} {'recall':>7} {'F1':>7} {'docs/s/core':>12} {'× trafilatura':>14}")
+    for half in HALVES:
+        for name in chosen:
+            r = rows[name, half]
+            ref = rows.get((TRAF, half))
+            ratio = f"{r['docs_s'] / ref['docs_s']:.1f}×" if ref else "-"
+            print(f"{half:6} {r['n']:5}  {name:30} {r['P']:9.3f} {r['R']:7.3f} {r['F1']:7.3f} {r['docs_s']:12.0f} {ratio:>14}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sets", default="readability,trafeval", help="comma-separated: readability, trafeval")
+    ap.add_argument("--repeat", type=int, default=1, help="timing passes per extractor after the scored one (fastest kept)")
+    ap.add_argument("--only", default="", help="comma-separated extractor name prefixes to run")
+    ap.add_argument("--crawl", type=Path, help="also time the whole stage on these archives (e.g. a `curate sample` folder)")
+    ap.add_argument("--stage-speed", action="store_true", help="also time the whole stage on the readability pages as .html files")
+    ap.add_argument("--worst", type=int, default=0, help="print the N worst pages for curate")
+    ap.add_argument("--half", choices=HALVES, default="tune", help="the half --worst looks at (tune on the tuning half only)")
+    args = ap.parse_args()
+    chosen = {n: fn for n, fn in EXTRACTORS.items() if not args.only or any(n.startswith(p) for p in args.only.split(","))}
+    loaders = {"readability": (READABILITY, load_readability), "trafeval": (TRAFEVAL, load_trafeval)}
+    for dataset in args.sets.split(","):
+        folder, load = loaders[dataset]
+        if not folder.is_dir():
+            sys.exit(f"no dev set at {folder}")
+        pages = load()
+        rows = bench(dataset, pages, chosen, args.repeat)
+        print_table(dataset, rows, chosen, args.repeat)
+        if args.stage_speed and dataset == "readability":
+            with tempfile.TemporaryDirectory() as tmp:
+                for p in pages:
+                    (Path(tmp) / f"{p['name']}.html").write_bytes(p["raw"])
+                print_stage_speeds("the readability pages as .html files", [tmp], max(args.repeat, 1))
+        if args.worst and "curate" in chosen:
+            r = rows["curate", args.half]
+            for s, i in sorted(zip(r["per_page"], r["idx"]))[: args.worst]:
+                p = pages[i]
+                other = " ".join(f"{n[:5]}={rows[n, args.half]['per_page'][r['idx'].index(i)]:.2f}" for n in chosen if n != "curate")
+                print(f"  {p['name']:50} curate={s:.2f}  {other}")
     if args.crawl:
-        print_stage_speeds(f"the archives in {args.crawl}", [str(args.crawl)], args.repeat)
-    if args.worst and "curate" in rows:
-        worst = sorted(zip(rows["curate"]["per_page"], pages), key=lambda x: x[0][2])[: args.worst]
-        for (p, r, f), page in worst:
-            other = {n: rows[n]["per_page"][pages.index(page)][2] for n in rows if n != "curate"}
-            print(f"  {page['name']:40} P={p:.2f} R={r:.2f} F1={f:.2f}  " + " ".join(f"{n[:5]}={v:.2f}" for n, v in other.items()))
+        print_stage_speeds(f"the archives in {args.crawl}", [str(args.crawl)], max(args.repeat, 1))
 
 
 if __name__ == "__main__":

@@ -1,23 +1,23 @@
-"""Main-content extraction: lexbor (resiliparse) parsing plus a cheap line-level boilerplate pass.
+"""Main-content extraction: lexbor (resiliparse) parsing, then a block classifier over its output.
 
-resiliparse's `main_content` heuristics already drop most navigation, headers and footers at
-C speed, but its precision is low: share bars, video-player menus, "more news" teasers and
-footers survive. Those leftovers are short lines away from the article's prose. So, over
-the extracted lines (a much simplified jusText, Pomikálek 2011):
+resiliparse's `main_content` heuristics drop most navigation, headers and footers at C speed and
+render the rest as minimal HTML; `blocks.py` turns that into blocks (tag, link text), and the
+small model of `block_model.py`, trained on the dev sets' tuning halves
+(scripts/train_extract_blocks.py), keeps the blocks that are main text. It drops what
+resiliparse lets through: share bars, related-article lists, video-player menus, captions,
+bylines, sign-up boxes, legal footers. The element a page declares as its article
+(`itemprop="articleBody"`, `<article>`, `<main>`) is one of the model's features, not a hard rule
+(as a rule it lowered F1 on the tuning halves).
 
-1. a line is *long* when it is at least `long_line_chars` wide (real prose; a CJK character
-   counts as three, about a word's worth);
-2. the article spans from the first long line to the last; short lines outside that span are
-   dropped, except `keep_head_lines` short lines just before the first long one (headline);
-3. short lines matching common boilerplate phrases (share, subscribe, cookies, copyright) and
-   repeats of an earlier short line are dropped anywhere.
+The earlier line rules (a much simplified jusText, Pomikálek 2011: the article spans from the
+first long line to the last; short boilerplate-looking lines and repeats go) remain for pages the
+model was not made for: pages without a line of prose, and pages where it keeps nothing.
 
-When resiliparse's main-content pass finds (almost) nothing, the whole page's text goes
-through the same pass instead (some sites wrap their article in elements it treats as chrome).
-The main-content pass takes time quadratic in the DOM's depth (100,000 nested <div>s: four
-minutes, in C, where no signal can interrupt it), so pages nested deeper than `max_depth`
+When resiliparse's main-content pass finds (almost) nothing, the whole page's blocks are used
+instead (some sites wrap their article in elements it treats as chrome), then also <noscript>
+content. The main-content pass takes time quadratic in the DOM's depth (100,000 nested <div>s:
+four minutes, in C, where no signal can interrupt it), so pages nested deeper than `max_depth`
 skip it and go straight to the whole-page pass, which is linear.
-Defaults were chosen on the Readability test pages (scripts/bench_extract.py).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from dataclasses import dataclass
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
+from curate.stages.extract.block_model import LONG, load_model
+from curate.stages.extract.blocks import Block, parse_blocks, width
+
 
 @dataclass(frozen=True)
 class ExtractOptions:
@@ -38,9 +41,12 @@ class ExtractOptions:
     include_comments: bool = False
     # Chromium's HTML parser nests at most 512 levels (kMaximumHTMLParserDOMTreeDepth); no readability test page reaches 64.
     max_depth: int = 512
+    method: str = "rules"  # "rules" (line rules, the default) or "model" (block classifier)
+    model_path: str | None = None  # block model weights (default: block_model.json next to the code)
+    threshold: float | None = None  # keep-probability threshold (default: the model's)
+    skip: tuple[str, ...] = ()  # CSS selectors of elements the main-content pass skips
 
 
-_WIDE = re.compile(r"[\u1100-\u11ff\u2e80-\ua4cf\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 _BOILERPLATE = re.compile(
     r"\b(?:share (?:this|on)|follow us|subscribe|sign (?:up|in)|log ?in|newsletter|cookies?|all rights reserved|"
     r"copyright|advertisement|skip to (?:main )?content|loading|please wait|read more|related (?:articles|posts|stories)|"
@@ -49,15 +55,8 @@ _BOILERPLATE = re.compile(
 )
 
 
-def width(line: str) -> int:
-    """Length in Latin-character equivalents."""
-    return len(line) if line.isascii() else len(line) + 2 * len(_WIDE.findall(line))
-
-
-def clean_lines(text: str, opts: ExtractOptions) -> list[str]:
-    """The lines of extracted text that are not boilerplate."""
-    lines = [line.strip() for line in text.split("\n")]
-    lines = [line for line in lines if line]
+def clean_lines(lines: list[str], opts: ExtractOptions) -> list[str]:
+    """The lines of extracted text that are not boilerplate (the hand-written rules, before the block model)."""
     long = [len(line) >= opts.long_line_chars or width(line) >= opts.long_line_chars for line in lines]
     if True in long:
         first = max(0, long.index(True) - opts.keep_head_lines)
@@ -85,16 +84,85 @@ def _deeper_than(depth: int) -> str:
     return " > ".join(["*"] * (depth + 1))
 
 
-def extract_main_text(html: str, opts: ExtractOptions) -> tuple[str, str | None]:
-    """The page's main text (lines joined by newlines) and its <title>."""
-    tree = HTMLTree.parse(html)
-    title = (tree.title or "").strip() or None
-    common = dict(preserve_formatting=True, alt_texts=False, form_fields=False, noscript=False)
+def page_blocks(tree: HTMLTree, html: str, opts: ExtractOptions) -> list[Block]:
+    """The blocks of the page's main content, or of the whole page when the main-content pass finds too little."""
+    common = dict(preserve_formatting="minimal_html", links=True, alt_texts=False, form_fields=False)
+    blocks: list[Block] = []
+    if html.count("<") <= max(SAFE_TAG_COUNT, opts.max_depth) or tree.document.query_selector(_deeper_than(opts.max_depth)) is None:
+        blocks = parse_blocks(extract_plain_text(tree, main_content=True, comments=opts.include_comments, noscript=False,
+                                                     skip_elements=list(opts.skip) or None, **common))
+    if sum(len(b.text) for b in blocks) < opts.min_main_chars:
+        # An unclosed <noscript> can swallow the whole page (lexbor parses it as markup, as a browser without
+        # scripting would), so the last try reads <noscript> content too.
+        for noscript in (False, True):
+            whole = parse_blocks(extract_plain_text(tree, main_content=False, noscript=noscript, **common))
+            if sum(len(b.text) for b in whole) > sum(len(b.text) for b in blocks):
+                blocks = whole
+            if sum(len(b.text) for b in blocks) >= opts.min_main_chars:
+                break
+    return blocks
+
+
+# Elements that declare the article, strongest first: schema.org's articleBody, <article>, <main>.
+_ROOT_SELECTORS = ('[itemprop="articleBody"]', "article", 'main, [role="main"]')
+
+
+def content_root(tree: HTMLTree) -> str | None:
+    """The whitespace-collapsed text of the element the page declares as its article, if any.
+
+    Several <article>s (teaser lists, related posts) mean the longest one.
+    """
+    for selector in _ROOT_SELECTORS:
+        found = tree.document.query_selector_all(selector)
+        if len(found):
+            text = max((el.text for el in found), key=len)
+            return " ".join(text.split())
+    return None
+
+
+def mark_root(blocks: list[Block], root: str | None) -> None:
+    if root:
+        for b in blocks:
+            b.in_root = (b.text if "  " not in b.text and "\t" not in b.text else " ".join(b.text.split())) in root
+
+
+def rule_lines(tree: HTMLTree, html: str, opts: ExtractOptions) -> list[str]:
+    """The line rules alone over plain-text output (method "rules"): the extractor before the block model, at its speed."""
+    common = dict(preserve_formatting=True, alt_texts=False, form_fields=False)
     lines: list[str] = []
     if html.count("<") <= max(SAFE_TAG_COUNT, opts.max_depth) or tree.document.query_selector(_deeper_than(opts.max_depth)) is None:
-        lines = clean_lines(extract_plain_text(tree, main_content=True, comments=opts.include_comments, **common), opts)
-    if sum(map(len, lines)) < opts.min_main_chars:
-        fallback = clean_lines(extract_plain_text(tree, main_content=False, **common), opts)
+        text = extract_plain_text(tree, main_content=True, comments=opts.include_comments, noscript=False, **common)
+        lines = clean_lines([line.strip() for line in text.split("\n") if line.strip()], opts)
+    for noscript in (False, True):
+        if sum(map(len, lines)) >= opts.min_main_chars:
+            break
+        text = extract_plain_text(tree, main_content=False, noscript=noscript, **common)
+        fallback = clean_lines([line.strip() for line in text.split("\n") if line.strip()], opts)
         if sum(map(len, fallback)) > sum(map(len, lines)):
             lines = fallback
-    return "\n".join(lines), title
+    return lines
+
+
+def select_lines(blocks: list[Block], probability, threshold: float, opts: ExtractOptions) -> list[str]:
+    """The text of the blocks the model keeps."""
+    keep = probability >= threshold
+    if blocks and (not keep.any() or not any(width(b.text) >= LONG for b in blocks)):
+        # Pages without a line of prose (a notice, a menu) or where the model keeps nothing look like no page
+        # it learnt from; the line rules keep their text that is not links (a menu-only page ends up empty).
+        return clean_lines([b.text for b in blocks if 2 * b.link_chars < len(b.text)], opts)
+    return [b.text for b, k in zip(blocks, keep) if k]
+
+
+def extract_main_text(html: str, opts: ExtractOptions) -> tuple[str, str | None]:
+    """The page's main text (blocks joined by newlines) and its <title>."""
+    tree = HTMLTree.parse(html)
+    title = (tree.title or "").strip() or None
+    if opts.method == "rules":
+        return "\n".join(rule_lines(tree, html, opts)), title
+    blocks = page_blocks(tree, html, opts)
+    root = content_root(tree)
+    mark_root(blocks, root)
+    model = load_model(opts.model_path)
+    probability = model.probability(blocks, root is not None, title and " ".join(title.split()))
+    threshold = model.threshold if opts.threshold is None else opts.threshold
+    return "\n".join(select_lines(blocks, probability, threshold, opts)), title
