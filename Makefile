@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml scripts/fetch_models.py
 	touch $@
 
 $(SAMPLE)/labels.jsonl: $(STAMP)
-	$(VENV)/bin/curate sample $(SAMPLE) --docs 400 --seed 0
+	$(VENV)/bin/curate demo-crawl $(SAMPLE) --docs 400 --seed 0
 
 # The demo's quality classifier: clean article text vs spam/boilerplate from the sample.
 # 25 epochs at lr 0.5: fastText's default 5 epochs reach only ~0.71 held-out F1 on this small set.

@@ -110,7 +110,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="timing passes per extractor (fastest kept)")
     ap.add_argument("--real-only", action="store_true", help="only real article pages (no synthetic, readerable)")
     ap.add_argument("--only", default="", help="comma-separated extractor name prefixes to run")
-    ap.add_argument("--crawl", type=Path, help="also time the whole stage on these archives (e.g. a `curate sample` folder)")
+    ap.add_argument("--crawl", type=Path, help="also time the whole stage on these archives (e.g. a `curate demo-crawl` folder)")
     ap.add_argument("--worst", type=int, default=0, help="print the N worst pages for curate")
     args = ap.parse_args()
     if not args.pages.is_dir():

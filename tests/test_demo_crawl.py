@@ -10,8 +10,8 @@ import pytest
 import zstandard
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-from curate.sample import generate, generate_sample
-from curate.sample.plan import BAD_KINDS, SHARES
+from curate.demo_crawl import generate, generate_sample
+from curate.demo_crawl.plan import BAD_KINDS, SHARES
 
 DOCS = 400
 GOPHER_STOP_WORDS = {"the", "be", "to", "of", "and", "that", "have", "with"}
@@ -212,3 +212,10 @@ def test_bad_arguments(tmp_path):
         generate_sample(tmp_path, fmt="csv")
     with pytest.raises(ValueError):
         generate_sample(tmp_path, docs=0)
+
+
+def test_command_is_demo_crawl(tmp_path):
+    from tests.conftest import run_cli
+
+    run_cli("demo-crawl", str(tmp_path / "c"), "--docs", "30", "--format", "jsonl", check=True)
+    assert sorted(p.name for p in (tmp_path / "c").glob("docs-*.jsonl.zst")) == ["docs-00000.jsonl.zst", "docs-00001.jsonl.zst"]
