@@ -27,6 +27,7 @@ from pydantic.fields import FieldInfo
 from curate.config import ConfigError, format_validation_error, load_config
 from curate.executor import configure_main_logging
 from curate.inputs import STDIN, InputError, InputShard, resolve_inputs
+from curate.query_cli import register_query_commands
 from curate.report import console, print_results, shard_progress
 from curate.runner import ShardFailed, run_stage, stream_stage
 from curate.shards import FORMATS, ShardError
@@ -320,6 +321,7 @@ def models_verify():
 
 
 _register_stage_commands()
+register_query_commands(app)  # select, sample, mix, report, stats, explain (curate/query_cli.py)
 
 
 def main() -> None:

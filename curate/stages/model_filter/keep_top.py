@@ -1,5 +1,6 @@
 """Keeping the top P% of documents by score over the whole input, not per shard (DCLM kept its top 10%).
 
+The cut itself is curate/cutoff.py (shared with `curate select --keep-top`).
 First pass (`Stage.prepare`): every shard's added columns are computed once, in parallel, and
 cached in the work folder as `<shard>.parquet` (row number, id, eligible, columns). DuckDB then
 finds the K-th best document over all shards, K = round(P% of the eligible documents), ordering
@@ -11,30 +12,16 @@ sorts at or before the cut.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.cutoff import Cutoff
+from curate.cutoff import find_cutoff as global_cutoff
+
 ROW, DOC_ID, ELIGIBLE = "_row", "_id", "_eligible"
-
-
-@dataclass(frozen=True)
-class Cutoff:
-    """The last kept document in the global order (None: keep nothing) and the counts behind it."""
-
-    last: tuple[float, str, int] | None
-    keep: int
-    eligible: int
-
-    def keeps(self, score: float, shard: str, row: int) -> bool:
-        if self.last is None:
-            return False
-        s, sh, r = self.last
-        return score > s or (score == s and (shard, row) <= (sh, r))
 
 
 def write_cache(path: Path, rows: dict[str, list]) -> None:
@@ -61,10 +48,4 @@ def find_cutoff(cache_files: dict[str, Path], score_column: str, percent: float)
         FROM read_parquet(?, filename = true, union_by_name = true) s JOIN names n ON s.filename = n.file
         WHERE s.{ELIGIBLE} AND s."{score_column}" IS NOT NULL
     """
-    eligible = con.execute(f"SELECT count(*) FROM ({scores})", [files]).fetchone()[0]
-    keep = math.floor(eligible * percent / 100 + 0.5)
-    if keep == 0:
-        return Cutoff(None, 0, eligible)
-    last = con.execute(f"SELECT score, shard, row FROM ({scores}) ORDER BY score DESC, shard, row LIMIT 1 OFFSET ?",
-                       [files, keep - 1]).fetchone()
-    return Cutoff((float(last[0]), last[1], int(last[2])), keep, eligible)
+    return global_cutoff(con, scores, [files], percent)

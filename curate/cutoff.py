@@ -1,0 +1,53 @@
+"""The global top-P% cut over many shards: exact counts, ties broken the same way on every run.
+
+Documents are ordered by score (descending), then shard name, then row number: a total order,
+so the K-th document is well defined and exactly K = round(P% of eligible) documents sort at or
+before it, whatever the ties. DuckDB finds it out of core. Used by model-filter's keep_top and by
+`curate select --keep-top`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    """The last kept document in the global order (None: keep nothing) and the counts behind it."""
+
+    last: tuple[float, str, int] | None
+    keep: int
+    eligible: int
+
+    def keeps(self, score: float, shard: str, row: int) -> bool:
+        if self.last is None:
+            return False
+        s, sh, r = self.last
+        return score > s or (score == s and (shard, row) <= (sh, r))
+
+    def keeps_sql(self, score: str, shard: str, row: str) -> str:
+        """The same test as a SQL condition over the given expressions (NULL score: not kept)."""
+        if self.last is None:
+            return "false"
+        s, sh, r = self.last
+        sh_lit = "'" + sh.replace("'", "''") + "'"
+        return (f"coalesce(({score}) > {s!r} OR (({score}) = {s!r} AND "
+                f"(({shard}) < {sh_lit} OR (({shard}) = {sh_lit} AND ({row}) <= {r}))), false)")
+
+
+def find_cutoff(con: duckdb.DuckDBPyConnection, scores_sql: str, params: list, percent: float) -> Cutoff:
+    """The cut keeping round(percent% of the rows of `scores_sql`).
+
+    `scores_sql` is a query whose rows are the eligible documents as (score, shard, row), with
+    non-NULL scores; `params` are its parameters.
+    """
+    eligible = con.execute(f"SELECT count(*) FROM ({scores_sql})", params).fetchone()[0]
+    keep = math.floor(eligible * percent / 100 + 0.5)
+    if keep == 0:
+        return Cutoff(None, 0, eligible)
+    last = con.execute(f"SELECT score, shard, row FROM ({scores_sql}) ORDER BY score DESC, shard, row LIMIT 1 OFFSET ?",
+                       [*params, keep - 1]).fetchone()
+    return Cutoff((float(last[0]), last[1], int(last[2])), keep, eligible)

@@ -1,0 +1,79 @@
+"""Subcommands over stage outputs: select, sample, mix, report, stats, explain (thin: the work is in
+curate/select.py, sample.py, mix.py, runstats.py, report_html.py, explain.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from curate.report import console
+from curate.stage import StageError
+
+
+def _fail(msg: str, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error:[/bold red] {msg}", highlight=False)
+    return typer.Exit(code)
+
+
+def _tokens_note(kind: str) -> str:
+    return "tokens: n_tokens column" if kind == "n_tokens" else "tokens: estimated from characters (no n_tokens column; run `curate tokens`)"
+
+
+def register_query_commands(app: typer.Typer) -> None:
+    @app.command("select")
+    def select_command(
+        inputs: list[str] = typer.Argument(..., help="Parquet shards or folders (a stage's output)."),
+        output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output folder (kept, rejected/, _manifest/). Optional with --explain."),
+        where: Optional[str] = typer.Option(None, "--where", help="DuckDB SQL predicate over the shard columns."),
+        keep_top: Optional[str] = typer.Option(None, "--keep-top", help="Keep only the top P% (of those --where selects) by --by, over all shards."),
+        by: Optional[str] = typer.Option(None, "--by", help="Score column (or SQL expression) for --keep-top."),
+        show_explain: bool = typer.Option(False, "--explain", help="Print docs and tokens each conjunct removes, alone and in order."),
+    ):
+        """Select documents with a SQL predicate (DuckDB over the shards); the rest go to rejected/ with the reason.
+
+        Examples:
+
+          curate select runs/demo/04-tokens -o runs/demo/05-select --where "language = 'en' AND demo_quality >= 0.5"
+
+          curate select runs/x --where "rating_edu >= 3 AND quality_bucket > 11" --explain
+
+          curate select runs/x -o out/ --where "language = 'en'" --keep-top 10% --by rating_edu
+        """
+        from rich.table import Table
+
+        from curate.select import explain, parse_percent, prepare, select
+
+        if output is None and not show_explain:
+            raise _fail("give -o OUT (or --explain to only count)")
+        try:
+            percent = parse_percent(keep_top) if keep_top is not None else None
+            docs, conjuncts = prepare(inputs, where, by, keep_top)
+            if show_explain:
+                ex = explain(docs, conjuncts)
+                table = Table(title=f"select --explain: {ex.docs:,} documents, {ex.tokens:,} tokens", title_justify="left",
+                              caption=_tokens_note(ex.tokens_kind))
+                for col in ("conjunct", "removed alone: docs", "tokens", "in order: docs", "tokens", "left: docs", "tokens"):
+                    table.add_column(col, justify="left" if col == "conjunct" else "right")
+                for r in ex.rows:
+                    table.add_row(r.conjunct, f"{r.alone_docs:,}", f"{r.alone_tokens:,}", f"{r.in_order_docs:,}",
+                                  f"{r.in_order_tokens:,}", f"{r.remaining_docs:,}", f"{r.remaining_tokens:,}")
+                console.print(table)
+            if output is None:
+                return
+            result = select(docs, conjuncts, output, by, percent)
+        except StageError as e:
+            raise _fail(str(e)) from None
+        reasons: dict[str, int] = {}
+        for c in result.counts.values():
+            for k, v in c.reasons.items():
+                reasons[k] = reasons.get(k, 0) + v
+        line = f"select: {result.docs_in:,} in, {result.kept:,} kept, {result.docs_in - result.kept:,} rejected"
+        if reasons:
+            line += " (" + ", ".join(f"{k} {v:,}" for k, v in sorted(reasons.items())) + ")"
+        if result.cutoff is not None:
+            c = result.cutoff
+            line += f"; top {percent:g}% of {c.eligible:,} = {c.keep:,}" + (f", cut {by} >= {c.last[0]:.6g}" if c.last else "")
+        console.print(line, highlight=False)
+        console.print(f"output: {output}")
