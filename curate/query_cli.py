@@ -77,3 +77,43 @@ def register_query_commands(app: typer.Typer) -> None:
             line += f"; top {percent:g}% of {c.eligible:,} = {c.keep:,}" + (f", cut {by} >= {c.last[0]:.6g}" if c.last else "")
         console.print(line, highlight=False)
         console.print(f"output: {output}")
+
+    @app.command("sample")
+    def sample_command(
+        inputs: list[str] = typer.Argument(..., help="Parquet shards or folders (a stage's output)."),
+        output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output folder (drawn documents; the rest in rejected/). Without it: only report."),
+        tokens: int = typer.Option(..., "--tokens", help="Token budget of the sample (n_tokens, or the estimate)."),
+        by: Optional[str] = typer.Option(None, "--by", help="Score column: draw with probability ∝ exp(score / T) (Gumbel top-k). Default: uniform."),
+        temperature: float = typer.Option(1.0, "--temperature", "-t", help="T for --by: 0 = top-k by score, large = uniform."),
+        per: Optional[str] = typer.Option(None, "--per", help="Domain column: keep each value's token share (the input's, or --ref's)."),
+        ref: Optional[Path] = typer.Option(None, "--ref", help="Reference shares for --per: YAML/JSON mapping value -> share, or Parquet documents."),
+        seed: int = typer.Option(0, "--seed", help="Same seed, same sample."),
+    ):
+        """Draw documents up to a token budget, without replacement: uniform, or by score at a temperature,
+        optionally keeping a domain distribution.
+
+        Examples:
+
+          curate sample runs/x -o runs/s --tokens 1000000 --seed 1
+
+          curate sample runs/x -o runs/s --tokens 1e6 --by rating_edu --temperature 0.5 --per topic --ref shares.yaml
+        """
+        from rich.table import Table
+
+        from curate.sample import sample
+
+        try:
+            result = sample(inputs, output, tokens, by, temperature, per, ref, seed)
+        except StageError as e:
+            raise _fail(str(e)) from None
+        table = Table(title=f"sample: {result.docs:,} of {result.docs_in:,} documents, {result.tokens:,} of {result.tokens_target:,} tokens",
+                      title_justify="left", caption=_tokens_note(result.tokens_kind))
+        for col in (per or "domain", "target share", "share", "tokens", "docs", "available tokens"):
+            table.add_column(col, justify="left" if col == (per or "domain") else "right")
+        for d in result.domains:
+            share = d.tokens / result.tokens if result.tokens else 0
+            table.add_row(d.value, f"{d.target_share:.2%}", f"{share:.2%}", f"{d.tokens:,}", f"{d.docs:,}",
+                          f"{d.available:,}" + (" [yellow](short)[/yellow]" if d.short else ""))
+        console.print(table)
+        if output is not None:
+            console.print(f"output: {output}")

@@ -29,6 +29,7 @@ def make_docs(n: int, seed: int = 0, start: int = 0) -> list[dict]:
             "quality_bucket": rng.randint(0, 19),
             "n_tokens": words + rng.randint(0, 30),
             "topic": rng.choice(["science", "sports", "news", "travel"]),
+            "score": rng.random(),  # continuous: no ties
         })
         docs[-1]["domain"] = docs[-1]["url"].split("/")[2]
     return docs
