@@ -150,12 +150,14 @@ def fingerprint(command: str, options: dict) -> str:
 
 
 def write_decided(docs: Docs, out_dir: Path, keep_sql: str, reason_sql: str, detail_sql: str, fp: str,
-                  extra_columns: str = "") -> dict[str, ShardCounts]:
+                  repeat: tuple[str, str] | None = None) -> dict[str, ShardCounts]:
     """Write each shard's kept rows (`keep_sql` true) and rejected rows (with reason and detail).
 
     The SQL expressions are over the view `docs`. Rejected rows carry every input column plus
     `reject_reason` and `reject_detail`, as any stage's rejects. Files are written under a temporary
-    name and renamed; each shard's manifest entry is saved last.
+    name and renamed; each shard's manifest entry is saved last. `repeat` = (table, columns): a kept
+    document is written once per row of `table` (alias p) with its (_shard, _row), adding `columns`
+    (the mixture's copies).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out_dir)
@@ -180,12 +182,19 @@ def write_decided(docs: Docs, out_dir: Path, keep_sql: str, reason_sql: str, det
         written: dict[str, str] = {}
         base = f"""FROM docs d JOIN decided x ON d.{SHARD} = x.{SHARD} AND d.{ROW} = x.{ROW}
                    WHERE d.{SHARD} = {sql_string(shard.name)}"""
-        if c.kept:
-            written["kept"] = _copy(con, f"SELECT d.* EXCLUDE ({exclude}){extra_columns} {base} AND x._keep ORDER BY d.{ROW}",
+        if c.kept and repeat is None:
+            written["kept"] = _copy(con, f"SELECT d.* EXCLUDE ({exclude}) {base} AND x._keep ORDER BY d.{ROW}",
                                     out_dir / f"{shard.name}.parquet")
+        elif c.kept:
+            table, columns = repeat
+            written["kept"] = _copy(
+                con, f"""SELECT d.* EXCLUDE ({exclude}), {columns} FROM docs d
+                         JOIN {table} p ON p.{SHARD} = d.{SHARD} AND p.{ROW} = d.{ROW}
+                         WHERE d.{SHARD} = {sql_string(shard.name)} ORDER BY d.{ROW}, p._copy""",
+                out_dir / f"{shard.name}.parquet")
         if c.docs_in - c.kept:
             written["rejected"] = _copy(
-                con, f"SELECT d.* EXCLUDE ({exclude}){extra_columns}, x._reason AS {REJECT_REASON}, x._detail AS {REJECT_DETAIL} "
+                con, f"SELECT d.* EXCLUDE ({exclude}), x._reason AS {REJECT_REASON}, x._detail AS {REJECT_DETAIL} "
                      f"{base} AND NOT x._keep ORDER BY d.{ROW}",
                 out_dir / REJECTED_DIR / f"{shard.name}.parquet")
         st = shard.path.stat()

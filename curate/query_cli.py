@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+import duckdb
 import typer
 
 from curate.report import console
@@ -13,6 +14,7 @@ from curate.stage import StageError
 
 
 def _fail(msg: str, code: int = 2) -> typer.Exit:
+    msg = str(msg).strip()
     console.print(f"[bold red]error:[/bold red] {msg}", highlight=False)
     return typer.Exit(code)
 
@@ -63,7 +65,7 @@ def register_query_commands(app: typer.Typer) -> None:
             if output is None:
                 return
             result = select(docs, conjuncts, output, by, percent)
-        except StageError as e:
+        except (StageError, duckdb.Error, OSError) as e:
             raise _fail(str(e)) from None
         reasons: dict[str, int] = {}
         for c in result.counts.values():
@@ -104,7 +106,7 @@ def register_query_commands(app: typer.Typer) -> None:
 
         try:
             result = sample(inputs, output, tokens, by, temperature, per, ref, seed)
-        except StageError as e:
+        except (StageError, duckdb.Error, OSError) as e:
             raise _fail(str(e)) from None
         table = Table(title=f"sample: {result.docs:,} of {result.docs_in:,} documents, {result.tokens:,} of {result.tokens_target:,} tokens",
                       title_justify="left", caption=_tokens_note(result.tokens_kind))
@@ -117,3 +119,35 @@ def register_query_commands(app: typer.Typer) -> None:
         console.print(table)
         if output is not None:
             console.print(f"output: {output}")
+
+    @app.command("mix")
+    def mix_command(
+        config: Path = typer.Argument(..., help="The mixture's YAML (see docs/select.md)."),
+        output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output folder. Without it: only plan and report."),
+    ):
+        """Build a training mixture: token targets or shares per input or column value, temperature
+        weighting across domains, upsampling capped at max_epochs, optional rehydration of duplicates.
+        Writes the mixture, mix.json (what was taken from where, how many times) and a Dolma mixer config.
+
+        Example:  curate mix mix.yaml -o runs/mixture
+        """
+        from rich.table import Table
+
+        from curate.mix import load_mix, mix
+
+        try:
+            result = mix(load_mix(config), output)
+        except (StageError, duckdb.Error, OSError) as e:
+            raise _fail(str(e)) from None
+        table = Table(title=f"mix: {result.tokens:,} of {result.tokens_target:,} target tokens", title_justify="left",
+                      caption=_tokens_note(result.tokens_kind))
+        for col in ("domain", "target", "taken", "share", "docs", "rows", "copies: docs", "available"):
+            table.add_column(col, justify="left" if col == "domain" else "right")
+        for d in result.domains:
+            share = d.tokens / result.tokens if result.tokens else 0
+            copies = ", ".join(f"{k}×{n:,}" for k, n in d.copies.items())
+            table.add_row(d.domain, f"{d.target_tokens:,}", f"{d.tokens:,}" + (" [yellow](capped)[/yellow]" if d.short_tokens else ""),
+                          f"{share:.2%}", f"{d.docs:,}", f"{d.rows:,}", copies, f"{d.available_tokens:,}")
+        console.print(table)
+        if output is not None:
+            console.print(f"output: {output} (mix.json, dolma/mixer.yaml)")
