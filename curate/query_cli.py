@@ -151,3 +151,95 @@ def register_query_commands(app: typer.Typer) -> None:
         console.print(table)
         if output is not None:
             console.print(f"output: {output} (mix.json, dolma/mixer.yaml)")
+
+    @app.command("report")
+    def report_command(
+        run_dir: Path = typer.Argument(..., help="A run folder (e.g. runs/demo) or one stage's output folder."),
+        output: Path = typer.Option(..., "-o", "--output", help="The HTML file to write."),
+    ):
+        """Write one self-contained HTML report of a run (opens offline): the funnel of documents and tokens,
+        reject reasons, distributions, score histograms with thresholds, top domains, examples per rule.
+
+        Example:  curate report runs/demo -o runs/demo/report.html
+        """
+        from curate.report_html import write_report
+        from curate.runstats import compute
+
+        try:
+            path = write_report(compute(run_dir), output)
+        except (StageError, duckdb.Error, OSError) as e:
+            raise _fail(str(e)) from None
+        console.print(f"report: {path} ({path.stat().st_size:,} bytes)", highlight=False)
+
+    @app.command("stats")
+    def stats_command(
+        run_dir: Path = typer.Argument(..., help="A run folder (e.g. runs/demo) or one stage's output folder."),
+        as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON on stdout."),
+    ):
+        """The report's figures as tables (or --json): funnel, reject reasons, distributions, top domains.
+
+        Example:  curate stats runs/demo --json | jq '.stages[] | {name, kept}'
+        """
+        import sys
+
+        from curate.runstats import compute
+        from curate.stats_tables import print_stats
+
+        try:
+            fig = compute(run_dir)
+        except (StageError, duckdb.Error, OSError) as e:
+            raise _fail(str(e)) from None
+        if as_json:
+            sys.stdout.buffer.write(fig.to_json() + b"\n")
+        else:
+            print_stats(fig, console)
+
+    @app.command("explain")
+    def explain_command(
+        run_dir: Path = typer.Argument(..., help="A run folder (e.g. runs/demo)."),
+        doc_id: Optional[str] = typer.Argument(None, help="The document's id."),
+        url: Optional[str] = typer.Option(None, "--url", help="Find the document by URL instead."),
+        as_json: bool = typer.Option(False, "--json", help="Print the story as JSON on stdout."),
+    ):
+        """Why is this document in (or not in) the output: every stage's decision and measurements,
+        where it came from, which rule removed it with what value, which document it duplicated.
+
+        Examples:
+
+          curate explain runs/demo "<urn:uuid:...>"
+
+          curate explain runs/demo --url https://example.com/page
+        """
+        import sys
+        from dataclasses import asdict
+
+        import orjson
+        from rich.table import Table
+
+        from curate.explain import explain
+
+        try:
+            story = explain(run_dir, doc_id, url)
+        except (StageError, duckdb.Error, OSError) as e:
+            raise _fail(str(e)) from None
+        if as_json:
+            sys.stdout.buffer.write(orjson.dumps(asdict(story), option=orjson.OPT_INDENT_2, default=str) + b"\n")
+            return
+        console.print(f"[bold]{story.id}[/bold]  {story.url or ''}", highlight=False)
+        console.print("origin: " + ", ".join(f"{k}={v}" for k, v in story.origin.items()), highlight=False)
+        table = Table(title_justify="left", show_lines=True)
+        for col in ("stage", "decision", "rule / detail", "measured (new or changed columns)"):
+            table.add_column(col)
+        for s in story.stages:
+            decision = {"kept": "[green]kept[/green]", "rejected": "[red]rejected[/red]"}.get(s.status, f"[dim]{s.status}[/dim]")
+            rule = "\n".join(x for x in (s.reason, s.detail) if x)
+            measured = "\n".join(f"{k} = {_short(v)}" for k, v in s.added.items())
+            table.add_row(s.stage, decision, rule, measured)
+        console.print(table)
+        if story.excerpt:
+            console.print(f"text: {story.excerpt[:300]!r}", highlight=False)
+
+
+def _short(v) -> str:
+    text = repr(v) if isinstance(v, str) else str(v)
+    return text if len(text) <= 80 else text[:79] + "…"
