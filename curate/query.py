@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from curate.inputs import InputShard, resolve_inputs
+from curate.inputs import InputError, InputShard, resolve_inputs
 from curate.manifest import Entry, Manifest, file_hash
 from curate.records import REJECT_DETAIL, REJECT_REASON
 from curate.runner import REJECTED_DIR
@@ -49,7 +49,10 @@ def quote_ident(name: str) -> str:
 
 def parquet_shards(inputs: list[str]) -> list[InputShard]:
     """Input shards for a query command: Parquet only (what stages write)."""
-    shards = resolve_inputs(inputs, (".parquet", ".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".ndjson"))
+    try:
+        shards = resolve_inputs(inputs, (".parquet", ".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".ndjson"))
+    except InputError as e:
+        raise StageError(str(e)) from None
     other = [s for s in shards if not str(s.path).endswith(".parquet")]
     if other:
         raise StageError(f"{other[0].path}: select/sample/mix read Parquet shards (what every stage writes); "

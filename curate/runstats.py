@@ -202,14 +202,18 @@ def _num(v) -> float:
 
 
 def _histograms(run: _Run) -> list[Histogram]:
-    """Numeric columns each stage added, over the documents it saw (kept and rejected), with thresholds."""
+    """Per stage: the numeric columns it added, and those its reject details hold a threshold for
+    (e.g. `select --where "rating_edu >= 3"`), over the documents that stage saw (kept and rejected)."""
     con, out, before = run.con, [], set()
     for i, folder in enumerate(run.folders):
         k, r = f"k{i}", f"r{i}"
         here = {**run.cols[r], **run.cols[k]}
-        new = [c for c, t in here.items() if NUMERIC.match(t) and c not in before and not NOT_SCORES.search(c)]
+        numeric = [c for c, t in here.items() if NUMERIC.match(t) and not NOT_SCORES.search(c)]
+        details = _detail_sample(con, r, run)
+        thresholds = {c: _thresholds(details, c) for c in numeric}
+        chosen = [c for c in numeric if c not in before][:8] + [c for c in numeric if c in before and thresholds[c]]
         before |= set(run.cols[k]) | set(run.cols[r])
-        for c in new[:8]:
+        for c in chosen:
             parts = []
             if c in run.cols[k]:
                 parts.append(f"SELECT CAST({quote_ident(c)} AS DOUBLE) AS x, false AS rej FROM {k}")
@@ -224,22 +228,28 @@ def _histograms(run: _Run) -> list[Histogram]:
             for b, is_rej, n in con.execute(
                     f"SELECT least({BINS - 1}, CAST(floor((x - {lo!r}) / {width!r}) AS INTEGER)), rej, count(*) FROM h GROUP BY 1, 2").fetchall():
                 (rej if is_rej else kept)[int(b)] += int(n)
-            out.append(Histogram(stage_name(folder), c, float(lo), float(hi), kept, rej, _thresholds(con, r, c, run)))
+            out.append(Histogram(stage_name(folder), c, float(lo), float(hi), kept, rej, thresholds[c]))
     return out
 
 
-def _thresholds(con, view: str, column: str, run: _Run) -> list[float]:
-    """Thresholds a stage applied to `column`, read from its reject details ("col=0.31 < 0.5", "false: col >= 3")."""
+def _detail_sample(con, view: str, run: _Run, n: int = 5000) -> list[tuple[str, int]]:
+    """A sample of a stage's reject details: thresholds are the same on every document they reject."""
     if "reject_detail" not in run.cols.get(view, {}):
         return []
-    rows = con.execute(f"SELECT reject_detail, count(*) FROM {view} WHERE contains(reject_detail, ?) GROUP BY 1 ORDER BY 2 DESC LIMIT 200",
-                       [column]).fetchall()
+    rows = con.execute(f"SELECT reject_detail FROM (SELECT reject_detail FROM {view} WHERE reject_detail IS NOT NULL) "
+                       f"USING SAMPLE reservoir({n} ROWS) REPEATABLE (0)").fetchall()
+    return [(d, 1) for (d,) in rows]
+
+
+def _thresholds(details: list[tuple[str, int]], column: str) -> list[float]:
+    """Thresholds applied to `column`, read from reject details ("col=0.31 < 0.5", "false: col >= 3")."""
     pat = re.compile(rf"\b{re.escape(column)}\b\s*(?:=\s*-?[\d.eE+-]+\s*)?(?:<=|>=|<|>)\s*(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)")
     found: dict[float, int] = {}
-    for detail, n in rows:
-        for m in pat.finditer(detail or ""):
-            v = float(m.group(1))
-            found[v] = found.get(v, 0) + n
+    for detail, n in details:
+        if column in detail:
+            for m in pat.finditer(detail):
+                v = float(m.group(1))
+                found[v] = found.get(v, 0) + n
     return sorted(found, key=lambda v: -found[v])[:3]
 
 

@@ -26,7 +26,7 @@ def _fmt(v: float) -> str:
 def hbars(title: str, rows: list[tuple[str, list[float]]], series: list[str], colors: list[str] | None = None,
           width: int = 640, label_width: int = 220) -> str:
     """Horizontal grouped bars: one row per label, one bar per series (each series scaled to its own max)."""
-    colors = colors or [KEPT, REJECTED, "#8a6bd1"]
+    colors = colors or [KEPT, "#8a6bd1", "#6bb36b"]
     bar_h, gap = 14, 8
     row_h = bar_h * len(series) + gap
     legend_h = 20
