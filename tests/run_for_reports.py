@@ -1,4 +1,4 @@
-"""A small real run for the report, stats and explain tests: ingest → filter → tokens (curate run), then select."""
+"""A small real run for the report, stats and explain tests: ingest → filter → dedup → tokens (curate run), then select."""
 
 from __future__ import annotations
 
@@ -31,10 +31,11 @@ def make_run(root: Path) -> Path:
         d.pop("n_tokens", None)
     write_jsonl(root / "input" / "docs.jsonl", docs)
     cfg = {"run_dir": "run", "inputs": [{"path": "input", "source": "web"}],
-           "stages": [{"stage": "ingest"}, {"stage": "filter", "preset": "gopher"}, {"stage": "tokens"}]}
+           "stages": [{"stage": "ingest"}, {"stage": "filter", "preset": "gopher"},
+                      {"stage": "dedup", "scope": "global", "method": "both"}, {"stage": "tokens"}]}
     (root / "run.yaml").write_text(yaml.safe_dump(cfg))
     run_cli("run", str(root / "run.yaml"), cwd=root, check=True)
     run = root / "run"
-    run_cli("select", str(run / "02-tokens"), "-o", str(run / "03-select"),
+    run_cli("select", str(run / "03-tokens"), "-o", str(run / "04-select"),
             "--where", "language = 'en' AND rating_edu >= 2.5", check=True)
     return run

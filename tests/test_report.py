@@ -42,7 +42,7 @@ def chromium_dom(path, *extra: str) -> str:
 
 def test_figures_match_the_manifests_and_shards(run_dir):
     fig = compute(run_dir)
-    assert [s.name for s in fig.stages] == ["ingest", "filter", "tokens", "select"]
+    assert [s.name for s in fig.stages] == ["ingest", "filter", "dedup", "tokens", "select"]
     docs_in = 301
     assert fig.stages[0].docs_in == docs_in
     for a, b in zip(fig.stages, fig.stages[1:]):
@@ -50,13 +50,13 @@ def test_figures_match_the_manifests_and_shards(run_dir):
     for s in fig.stages:
         assert s.docs_in == s.kept + s.rejected and sum(r.docs for r in s.reasons) == s.rejected
     # after the tokens stage, token figures are the n_tokens counts
-    assert fig.stages[3].tokens_kind == "n_tokens" and fig.stages[3].tokens_in == fig.stages[2].tokens_kept
+    assert fig.stages[4].tokens_kind == "n_tokens" and fig.stages[4].tokens_in == fig.stages[3].tokens_kept
     hist = {(h.stage, h.column): h for h in fig.histograms}
     assert hist["ingest", "rating_edu"].thresholds == []  # where the column appeared
     sel = hist["select", "rating_edu"]  # where a threshold was applied to it
     assert sel.thresholds == [2.5]
-    assert sum(sel.kept) == fig.stages[3].kept
-    assert sum(sel.rejected) == fig.stages[3].rejected - _nulls(run_dir)
+    assert sum(sel.kept) == fig.stages[4].kept
+    assert sum(sel.rejected) == fig.stages[4].rejected - _nulls(run_dir)
     assert {r["value"] for r in fig.distributions["language"]} <= {"en", "de", "fr", "es"}
     assert fig.distributions["language"][0]["value"] == "en"
     assert any(e.rule == "select:where" for e in fig.examples) and any(e.rule == "kept" for e in fig.examples)
@@ -65,13 +65,13 @@ def test_figures_match_the_manifests_and_shards(run_dir):
 def _nulls(run_dir):
     import duckdb
 
-    return duckdb.sql(f"SELECT count(*) FROM read_parquet('{run_dir}/03-select/rejected/*.parquet') WHERE rating_edu IS NULL").fetchall()[0][0]
+    return duckdb.sql(f"SELECT count(*) FROM read_parquet('{run_dir}/04-select/rejected/*.parquet') WHERE rating_edu IS NULL").fetchall()[0][0]
 
 
 def test_stats_json_and_tables(run_dir):
     data = orjson.loads(run_cli("stats", str(run_dir), "--json", check=True).stdout)
-    assert [s["name"] for s in data["stages"]] == ["ingest", "filter", "tokens", "select"]
-    assert data["stages"][3]["kept"] == compute(run_dir).stages[3].kept
+    assert [s["name"] for s in data["stages"]] == ["ingest", "filter", "dedup", "tokens", "select"]
+    assert data["stages"][4]["kept"] == compute(run_dir).stages[4].kept
     text = run_cli("stats", str(run_dir), env={"COLUMNS": "200"}, check=True).stderr.decode()
     assert "select:where" in text and "funnel" in text
 
