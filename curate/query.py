@@ -162,6 +162,10 @@ def write_decided(docs: Docs, out_dir: Path, keep_sql: str, reason_sql: str, det
     document is written once per row of `table` (alias p) with its (_shard, _row), adding `columns`
     (the mixture's copies).
     """
+    target = out_dir.resolve()
+    for shard in docs.shards:
+        if shard.path.resolve().parent in (target, target / REJECTED_DIR):
+            raise StageError(f"-o {out_dir} holds the input {shard.path}: write to another folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out_dir)
     drop = [c for c in (REJECT_REASON, REJECT_DETAIL) if docs.has(c)]

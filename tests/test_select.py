@@ -135,3 +135,10 @@ def test_split_conjuncts():
     assert split_conjuncts("a = 1 AND b BETWEEN 2 AND 3 and (c OR d AND e) AND f = 'x AND y'") == \
         ["a = 1", "b BETWEEN 2 AND 3", "(c OR d AND e)", "f = 'x AND y'"]
     assert split_conjuncts("x") == ["x"]
+
+
+def test_output_cannot_be_the_input_folder(tmp_path, corpus):
+    folder, docs = corpus
+    res = invoke("select", str(folder), "-o", str(folder), "--where", "true")
+    assert res.exit_code == 2 and "holds the input" in res.stderr
+    assert len(read_folder(folder)) == len(docs)  # untouched
