@@ -171,38 +171,36 @@ def write_decided(docs: Docs, out_dir: Path, keep_sql: str, reason_sql: str, det
     drop = [c for c in (REJECT_REASON, REJECT_DETAIL) if docs.has(c)]
     exclude = ", ".join([SHARD, ROW] + [quote_ident(c) for c in drop])
     con = docs.con
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE decided AS
-        SELECT {SHARD}, {ROW}, ({keep_sql}) AS _keep,
-               CASE WHEN ({keep_sql}) THEN NULL ELSE ({reason_sql}) END AS _reason,
-               CASE WHEN ({keep_sql}) THEN NULL ELSE ({detail_sql}) END AS _detail
-        FROM docs""")
+    # counts first (reads only the columns the decision needs)
     counts: dict[str, ShardCounts] = {}
-    for shard, n, kept in con.execute(f"SELECT {SHARD}, count(*), count(*) FILTER (_keep) FROM decided GROUP BY ALL").fetchall():
-        counts[shard] = ShardCounts(n, kept)
-    for shard, reason, n in con.execute(f"SELECT {SHARD}, _reason, count(*) FROM decided WHERE NOT _keep GROUP BY ALL").fetchall():
-        counts[shard].reasons[reason] = n
+    for shard, reason, n in con.execute(f"""SELECT {SHARD}, CASE WHEN ({keep_sql}) THEN NULL ELSE ({reason_sql}) END, count(*)
+                                            FROM docs GROUP BY ALL""").fetchall():
+        c = counts.setdefault(shard, ShardCounts())
+        c.docs_in += n
+        if reason is None:
+            c.kept += n
+        else:
+            c.reasons[reason] = n
     for shard in docs.shards:
         t0 = time.perf_counter()
         c = counts.setdefault(shard.name, ShardCounts())
         for path in (out_dir / f"{shard.name}.parquet", out_dir / REJECTED_DIR / f"{shard.name}.parquet"):
             path.unlink(missing_ok=True)
         written: dict[str, str] = {}
-        base = f"""FROM docs d JOIN decided x ON d.{SHARD} = x.{SHARD} AND d.{ROW} = x.{ROW}
-                   WHERE d.{SHARD} = {sql_string(shard.name)}"""
+        one = _one_shard(docs, shard)  # this shard's rows only: each file is read by itself
         if c.kept and repeat is None:
-            written["kept"] = _copy(con, f"SELECT d.* EXCLUDE ({exclude}) {base} AND x._keep ORDER BY d.{ROW}",
+            written["kept"] = _copy(con, f"SELECT docs.* EXCLUDE ({exclude}) FROM {one} WHERE ({keep_sql})",
                                     out_dir / f"{shard.name}.parquet")
         elif c.kept:
             table, columns = repeat
             written["kept"] = _copy(
-                con, f"""SELECT d.* EXCLUDE ({exclude}), {columns} FROM docs d
-                         JOIN {table} p ON p.{SHARD} = d.{SHARD} AND p.{ROW} = d.{ROW}
-                         WHERE d.{SHARD} = {sql_string(shard.name)} ORDER BY d.{ROW}, p._copy""",
+                con, f"""SELECT docs.* EXCLUDE ({exclude}), {columns} FROM {one}
+                         JOIN {table} p ON p.{SHARD} = docs.{SHARD} AND p.{ROW} = docs.{ROW}""",
                 out_dir / f"{shard.name}.parquet")
         if c.docs_in - c.kept:
             written["rejected"] = _copy(
-                con, f"SELECT d.* EXCLUDE ({exclude}), x._reason AS {REJECT_REASON}, x._detail AS {REJECT_DETAIL} "
-                     f"{base} AND NOT x._keep ORDER BY d.{ROW}",
+                con, f"""SELECT docs.* EXCLUDE ({exclude}), ({reason_sql}) AS {REJECT_REASON}, ({detail_sql}) AS {REJECT_DETAIL}
+                         FROM {one} WHERE NOT ({keep_sql})""",
                 out_dir / REJECTED_DIR / f"{shard.name}.parquet")
         st = shard.path.stat()
         manifest.save(shard.name, Entry(
@@ -215,6 +213,19 @@ def write_decided(docs: Docs, out_dir: Path, keep_sql: str, reason_sql: str, det
                    "source": shard.source}))
     _remove_stale(out_dir, manifest, {s.name for s in docs.shards})
     return counts
+
+
+def _one_shard(docs: Docs, shard: InputShard) -> str:
+    """A FROM item (aliased `docs`) with one shard's rows and the view's columns.
+
+    Reading the file directly (not the all-shards view filtered by name) reads each file once; a
+    shard lacking some of the view's columns falls back to the view.
+    """
+    cols = {n for n, *_ in docs.con.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_string(str(shard.path))})").fetchall()}
+    if set(docs.columns) <= cols:
+        return (f"(SELECT d.* EXCLUDE (file_row_number), {sql_string(shard.name)} AS {SHARD}, d.file_row_number AS {ROW} "
+                f"FROM read_parquet({sql_string(str(shard.path))}, file_row_number = true) d) AS docs")
+    return f"(SELECT * FROM docs WHERE {SHARD} = {sql_string(shard.name)}) AS docs"
 
 
 def _copy(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> str:
