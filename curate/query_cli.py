@@ -98,7 +98,7 @@ def register_query_commands(app: typer.Typer) -> None:
 
           curate sample runs/x -o runs/s --tokens 1000000 --seed 1
 
-          curate sample runs/x -o runs/s --tokens 1e6 --by rating_edu --temperature 0.5 --per topic --ref shares.yaml
+          curate sample runs/x -o runs/s --tokens 1000000 --by rating_edu --temperature 0.5 --per topic --ref shares.yaml
         """
         from rich.table import Table
 
