@@ -18,6 +18,16 @@ HOSTILE = {"id": "hostile", "text": "<script>alert('x')</script> A fine sentence
            "rating_edu": 1.0, "quality_bucket": 3, "topic": "news", "score": 0.1}
 
 
+_SHARED: dict[str, Path] = {}
+
+
+def shared_run(tmp_path_factory) -> Path:
+    """One run per test session for the report, stats and explain tests (they only read it)."""
+    if "run" not in _SHARED or not _SHARED["run"].is_dir():
+        _SHARED["run"] = make_run(tmp_path_factory.mktemp("run-for-reports"))
+    return _SHARED["run"]
+
+
 def make_run(root: Path) -> Path:
     # the demo crawl's texts (articles, spam, boilerplate...), with the columns later stages would add
     crawl = generate_sample(root / "crawl", docs=300, seed=9, shards=1, fmt="jsonl")

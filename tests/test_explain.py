@@ -8,12 +8,12 @@ import pytest
 
 from curate.explain import explain
 from tests.query_corpus import invoke
-from tests.run_for_reports import make_run
+from tests.run_for_reports import shared_run
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("exp"))
+    return shared_run(tmp_path_factory)
 
 
 def one(run_dir, sql):

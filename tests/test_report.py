@@ -14,14 +14,14 @@ from curate.report_html import render
 from curate.runstats import Example, compute
 from tests.conftest import run_cli
 from tests.query_corpus import invoke
-from tests.run_for_reports import HOSTILE, make_run
+from tests.run_for_reports import HOSTILE, shared_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("rep"))
+    return shared_run(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -94,10 +94,11 @@ def test_bad_tokenizer_file_is_a_clear_error(tmp_path):
     src, _ = corpus(tmp_path)
     bad = tmp_path / "bad.json"
     bad.write_text("{not a tokenizer")
-    proc = run_cli("tokens", str(src), "-o", str(tmp_path / "out"), "--tokenizer", str(bad))
+    proc = run_cli("tokens", str(src), "-o", str(tmp_path / "out"), "--tokenizer", str(bad), env={"COLUMNS": "400"})
     assert proc.returncode == 2
     err = proc.stderr.decode()
     assert "bad.json" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.parquet"))
-    missing = run_cli("tokens", str(src), "-o", str(tmp_path / "out"), "--tokenizer", str(tmp_path / "nope.json"))
+    missing = run_cli("tokens", str(src), "-o", str(tmp_path / "out"), "--tokenizer", str(tmp_path / "nope.json"),
+                      env={"COLUMNS": "400"})
     assert missing.returncode == 2 and "not found" in missing.stderr.decode()
