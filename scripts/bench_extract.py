@@ -220,7 +220,7 @@ def main() -> None:
     ap.add_argument("--sets", default="readability,trafeval", help="comma-separated: readability, trafeval")
     ap.add_argument("--repeat", type=int, default=1, help="timing passes per extractor after the scored one (fastest kept)")
     ap.add_argument("--only", default="", help="comma-separated extractor name prefixes to run")
-    ap.add_argument("--crawl", type=Path, help="also time the whole stage on these archives (e.g. a `curate sample` folder)")
+    ap.add_argument("--crawl", type=Path, help="also time the whole stage on these archives (e.g. a `curate demo-crawl` folder)")
     ap.add_argument("--stage-speed", action="store_true", help="also time the whole stage on the readability pages as .html files")
     ap.add_argument("--worst", type=int, default=0, help="print the N worst pages for curate")
     ap.add_argument("--half", choices=HALVES, default="tune", help="the half --worst looks at (tune on the tuning half only)")

@@ -12,7 +12,7 @@ import pytest
 
 from curate.inputs import resolve_inputs
 from curate.runner import run_stage
-from curate.sample import generate_sample
+from curate.demo_crawl import generate_sample
 from curate.shards import SHARD_SUFFIXES
 from curate.stages.dedup import DedupStage
 from curate.stages.dedup.lsh import PRESETS, band_keys, detection_probability

@@ -10,7 +10,7 @@ import orjson
 import pytest
 import yaml
 
-from curate.sample import generate_sample
+from curate.demo_crawl import generate_sample
 from tests.conftest import read_docs, run_cli
 
 CURATE = f"{sys.executable} -m curate.cli"

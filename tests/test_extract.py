@@ -428,8 +428,8 @@ def test_trafilatura_backend(tmp_path):
 
 
 def test_sample_crawl_pages_come_out_as_labelled(tmp_path):
-    # The built-in synthetic crawl (curate sample) labels every page: what extract must do with each kind.
-    sample = pytest.importorskip("curate.sample")
+    # The built-in synthetic crawl (curate demo-crawl) labels every page: what extract must do with each kind.
+    sample = pytest.importorskip("curate.demo_crawl")
     sys.path.insert(0, str(ROOT / "scripts"))
     from bench_extract import prf
 

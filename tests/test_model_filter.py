@@ -13,7 +13,7 @@ import pytest
 from curate.inputs import resolve_inputs
 from curate.models import list_models, models_dir
 from curate.runner import run_stage
-from curate.sample import generate_sample
+from curate.demo_crawl import generate_sample
 from curate.errors import StageError
 from curate.stages.model_filter import ModelFilterConfig, ModelFilterStage
 from curate.stages.model_filter.train import TrainParams, train_classifier

@@ -1,214 +1,125 @@
-"""The built-in sample crawl: valid WARC, labels that match it, deterministic."""
+"""curate sample: token budgets without replacement, uniform or Gumbel top-k by score, per-domain shares, seeds."""
 
-import html
-import re
-from pathlib import Path
+from __future__ import annotations
 
-import orjson
-import pyarrow.parquet as pq
 import pytest
-import zstandard
-from fastwarc.warc import ArchiveIterator, WarcRecordType
+import yaml
 
-from curate.sample import generate, generate_sample
-from curate.sample.plan import BAD_KINDS, SHARES
+from curate.sample import sample
+from tests.query_corpus import invoke, make_docs, read_folder, write_shards
 
-DOCS = 400
-GOPHER_STOP_WORDS = {"the", "be", "to", "of", "and", "that", "have", "with"}
+BUDGET = 60_000
 
 
 @pytest.fixture(scope="module")
-def crawl(tmp_path_factory):
-    out = tmp_path_factory.mktemp("crawl")
-    return generate_sample(out, docs=DOCS, seed=7, shards=2)
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("s") / "in"
+    docs = make_docs(900, seed=2)
+    write_shards(folder, docs, shards=3)
+    return folder, docs
 
 
-def read_labels(path: Path) -> list[dict]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+def drawn(folder, tmp_path, name, **kw):
+    out = tmp_path / name
+    sample([str(folder)], out, BUDGET, **kw)
+    return read_folder(out), read_folder(out / "rejected")
 
 
-def warc_records(paths, parse_http=True):
-    for path in paths:
-        with open(path, "rb") as f:
-            for record in ArchiveIterator(f, parse_http=parse_http, record_types=WarcRecordType.any_type):
-                yield path, record
+def test_uniform_fills_the_budget_and_loses_nothing(tmp_path, corpus):
+    folder, docs = corpus
+    kept, rejected = drawn(folder, tmp_path, "u", seed=1)
+    total = sum(d["n_tokens"] for d in kept)
+    assert BUDGET - min(d["n_tokens"] for d in docs) < total <= BUDGET
+    assert len({d["id"] for d in kept}) == len(kept)  # without replacement
+    assert len(kept) + len(rejected) == len(docs)
+    assert {d["reject_reason"] for d in rejected} == {"sample:not_sampled"}
+    # uniform: the sample's mean score is the input's, roughly
+    mean = sum(d["score"] for d in kept) / len(kept)
+    assert abs(mean - 0.5) < 0.06
 
 
-def responses(paths) -> dict[str, tuple[str, bytes, str]]:
-    """record id -> (target URI, HTTP payload, HTTP Content-Type)."""
-    out = {}
-    for _, r in warc_records(paths):
-        if r.record_type == WarcRecordType.response:
-            assert r.verify_payload_digest()
-            out[r.headers["WARC-Record-ID"]] = (r.headers["WARC-Target-URI"], r.reader.read(),
-                                                r.http_headers["Content-Type"])
+def test_same_seed_same_sample_other_seed_other_sample(tmp_path, corpus):
+    folder, _ = corpus
+    a = {d["id"] for d in drawn(folder, tmp_path, "a", seed=7)[0]}
+    b = {d["id"] for d in drawn(folder, tmp_path, "b", seed=7)[0]}
+    c = {d["id"] for d in drawn(folder, tmp_path, "c", seed=8)[0]}
+    assert a == b and a != c
+    resharded = tmp_path / "resharded"
+    write_shards(resharded, corpus[1], shards=5)  # the draw does not depend on the sharding
+    assert {d["id"] for d in drawn(resharded, tmp_path, "r", seed=7)[0]} == a
+
+
+def greedy(docs, key):
+    left, out = BUDGET, set()
+    for d in sorted(docs, key=key, reverse=True):
+        if d["n_tokens"] <= left:
+            out.add(d["id"])
+            left -= d["n_tokens"]
     return out
 
 
-def all_bytes(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+def test_temperature_limits(tmp_path, corpus):
+    folder, docs = corpus
+    top = {d["id"] for d in drawn(folder, tmp_path, "t0", by="score", temperature=0, seed=1)[0]}
+    assert top == greedy(docs, key=lambda d: d["score"])  # T = 0: top-k by score
+    near_zero = {d["id"] for d in drawn(folder, tmp_path, "tiny", by="score", temperature=1e-9, seed=1)[0]}
+    assert near_zero == top
+    uniform = {d["id"] for d in drawn(folder, tmp_path, "uni", seed=1)[0]}
+    huge = {d["id"] for d in drawn(folder, tmp_path, "huge", by="score", temperature=1e9, seed=1)[0]}
+    assert huge == uniform  # T -> infinity: uniform
+    score = {d["id"]: d["score"] for d in docs}
+    means = [sum(score[i] for i in s) / len(s) for s in
+             (top, {d["id"] for d in drawn(folder, tmp_path, "t02", by="score", temperature=0.2, seed=1)[0]},
+              {d["id"] for d in drawn(folder, tmp_path, "t1", by="score", temperature=1.0, seed=1)[0]}, uniform)]
+    assert means == sorted(means, reverse=True) and means[0] - means[-1] > 0.3
 
 
-def test_same_seed_same_bytes(tmp_path):
-    a = generate_sample(tmp_path / "a", docs=150, seed=3)
-    b = generate_sample(tmp_path / "b", docs=150, seed=3)
-    c = generate_sample(tmp_path / "c", docs=150, seed=4)
-    assert a.counts == b.counts
-    assert all_bytes(tmp_path / "a") == all_bytes(tmp_path / "b")
-    assert all_bytes(tmp_path / "a")["crawl-00000.warc.gz"] != all_bytes(tmp_path / "c")["crawl-00000.warc.gz"]
+def shares(kept, column):
+    total = sum(d["n_tokens"] for d in kept)
+    out = {}
+    for d in kept:
+        out[d[column]] = out.get(d[column], 0) + d["n_tokens"] / total
+    return out
 
 
-def test_kind_mix(crawl):
-    counts = crawl.counts
-    assert sum(n for kind, n in counts.items() if kind != "non_html") == DOCS
-    for kind, share in SHARES.items():
-        assert abs(counts[kind] / DOCS - share) < 0.02, kind
-    assert 0.35 < counts["article"] / DOCS < 0.5
-    assert all(counts[kind] == 1 for kind in BAD_KINDS)
-    languages = {lab["language"] for lab in read_labels(crawl.labels) if lab["kind"] == "foreign_article"}
-    assert len(languages) >= 8
+def test_per_domain_keeps_the_reference_shares_within_one_percent(tmp_path, corpus):
+    folder, docs = corpus
+    ref = tmp_path / "ref.yaml"
+    ref.write_text(yaml.safe_dump({"en": 5, "de": 3, "fr": 2}))  # es: not wanted
+    kept, _ = drawn(folder, tmp_path, "ref", by="score", temperature=0.5, per="language", ref=ref, seed=3)
+    got = shares(kept, "language")
+    assert set(got) == {"en", "de", "fr"}
+    for lang, want in {"en": 0.5, "de": 0.3, "fr": 0.2}.items():
+        assert abs(got[lang] - want) < 0.01, (lang, got)
+    assert sum(d["n_tokens"] for d in kept) > 0.98 * BUDGET
 
 
-def test_warc_records_are_well_formed(crawl):
-    per_file: dict[Path, list] = {}
-    for path, r in warc_records(crawl.files, parse_http=False):
-        per_file.setdefault(path, []).append(r.record_type)
-        if "WARC-Block-Digest" in r.headers:
-            assert r.verify_block_digest(), r.headers["WARC-Target-URI"]
-    assert set(per_file) == set(crawl.files)
-    for types in per_file.values():
-        assert types[0] == WarcRecordType.warcinfo
-        assert types.count(WarcRecordType.request) == types.count(WarcRecordType.response)
-    assert sum(t.count(WarcRecordType.metadata) for t in per_file.values()) >= 2
-    assert len(responses(crawl.files)) == DOCS + crawl.counts["non_html"]
+def test_per_domain_keeps_the_input_shares(tmp_path, corpus):
+    folder, docs = corpus
+    kept, _ = drawn(folder, tmp_path, "inp", per="topic", seed=4)
+    want = shares(docs, "topic")
+    got = shares(kept, "topic")
+    assert all(abs(got[t] - want[t]) < 0.01 for t in want), (got, want)
 
 
-def test_labels_line_up_with_records(crawl):
-    labels = read_labels(crawl.labels)
-    records = responses(crawl.files)
-    assert [lab["id"] for lab in labels] == list(records)  # same records, same order
-    for lab in labels:
-        url, payload, ctype = records[lab["id"]]
-        assert url == lab["url"]
-        if lab["kind"] == "non_html":
-            assert not ctype.startswith("text/html")
-        elif lab["charset"]:
-            assert ctype == f"text/html; charset={lab['charset']}"
-    assert len({lab["url"] for lab in labels}) == len(labels)
+def test_reference_from_documents(tmp_path, corpus):
+    folder, docs = corpus
+    ref_docs = tmp_path / "refdocs"
+    write_shards(ref_docs, [d for d in docs if d["language"] in ("de", "fr")], shards=1)
+    kept, _ = drawn(folder, tmp_path, "refd", per="language", ref=ref_docs, seed=5)
+    want = shares([d for d in docs if d["language"] in ("de", "fr")], "language")
+    got = shares(kept, "language")
+    assert set(got) == {"de", "fr"} and abs(got["de"] - want["de"]) < 0.01
 
 
-def test_gold_text_is_in_the_html(crawl):
-    records = responses(crawl.files)
-    checked = 0
-    for lab in read_labels(crawl.labels):
-        if not lab["gold_text"]:
-            continue
-        _, payload, _ = records[lab["id"]]
-        page = html.unescape(payload.decode(lab["charset"] or "utf-8", errors="replace"))
-        for line in lab["gold_text"].split("\n"):
-            assert line in page, (lab["kind"], line)
-        checked += 1
-    assert checked > 0.8 * DOCS
-
-
-def test_encodings_and_bad_records(crawl):
-    records = responses(crawl.files)
-    by_kind: dict[str, list] = {}
-    latin1 = 0
-    for lab in read_labels(crawl.labels):
-        by_kind.setdefault(lab["kind"], []).append(records[lab["id"]][1])
-        if lab["charset"] == "iso-8859-1" and not records[lab["id"]][1].isascii():
-            with pytest.raises(UnicodeDecodeError):  # really latin-1, not utf-8 mislabelled
-                records[lab["id"]][1].decode("utf-8")
-            latin1 += 1
-    assert latin1 >= 3
-    with pytest.raises(UnicodeDecodeError):
-        by_kind["bad_utf8"][0].decode("utf-8")
-    assert b"<html" not in by_kind["binary_as_html"][0]
-    assert len(by_kind["huge"][0]) > 1_500_000
-    payloads = {p[:8] for p in by_kind["non_html"]}
-    assert b"\x89PNG\r\n\x1a\n" in payloads and b"%PDF-1.4" in payloads
-
-
-def test_duplicates(crawl):
-    labels = read_labels(crawl.labels)
-    by_url = {lab["url"]: lab for lab in labels}
-    near = 0
-    for lab in labels:
-        if lab["kind"] == "exact_duplicate":
-            assert lab["gold_text"] == by_url[lab["duplicate_of"]]["gold_text"]
-        elif lab["kind"] == "near_duplicate":
-            original = by_url[lab["duplicate_of"]]
-            assert original["kind"] == "article"
-            old, new = original["gold_text"].split(), lab["gold_text"].split()
-            assert len(old) == len(new)
-            changed = sum(a != b for a, b in zip(old, new))
-            assert changed >= 1
-            assert abs(changed / len(old) - lab["edit_fraction"]) <= 1 / len(old) + 1e-9
-            near += 1
-        else:
-            assert lab["duplicate_of"] is None
-    assert near == crawl.counts["near_duplicate"]
-
-
-def test_english_articles_look_like_prose(crawl):
-    texts = [lab["gold_text"] for lab in read_labels(crawl.labels) if lab["kind"] == "article"]
-    words = [w for text in texts for w in re.findall(r"[A-Za-z]+", text)]
-    assert 4.3 < sum(map(len, words)) / len(words) < 5.5
-    for text in texts:
-        body = text.split("\n")[1:]
-        assert 5 <= len(body) <= 15
-        assert all(p[-1] in ".?!" for p in body)
-        assert len(GOPHER_STOP_WORDS & set(text.split())) >= 2  # Gopher's stop-word rule
-
-
-def test_train_sets(crawl):
-    pos = read_labels(crawl.train_positive)
-    neg = read_labels(crawl.train_negative)
-    assert len(pos) == len(neg) == 150
-    assert all(r.keys() == {"id", "text", "source"} for r in pos + neg)
-    assert len({r["id"] for r in pos + neg}) == 300
-    corpus_texts = {lab["gold_text"] for lab in read_labels(crawl.labels)}
-    assert not corpus_texts & {r["text"] for r in pos}
-
-
-def read_jsonl_zst(path: Path) -> list[dict]:
-    data = zstandard.ZstdDecompressor().stream_reader(path.open("rb")).read()
-    return [orjson.loads(line) for line in data.splitlines()]
-
-
-def test_jsonl_mode(tmp_path):
-    info = generate_sample(tmp_path, docs=1000, seed=1, shards=3, fmt="jsonl")
-    assert [p.name for p in info.files] == ["docs-00000.jsonl.zst", "docs-00001.jsonl.zst", "docs-00002.jsonl.zst"]
-    docs = [d for p in info.files for d in read_jsonl_zst(p)]
-    labels = read_labels(info.labels)
-    assert len(docs) == len(labels) == 1000
-    assert all(d.keys() == {"id", "text", "url", "source"} for d in docs)
-    assert len({d["id"] for d in docs}) == 1000
-    assert "binary_as_html" not in info.counts and info.counts["huge"] == 1
-    for doc, lab in zip(docs, labels):
-        assert doc["id"] == lab["id"] and doc["url"] == lab["url"]
-        if lab["kind"] != "boilerplate":
-            assert doc["text"] == lab["gold_text"]
-
-
-def test_parallel_shards_match_sequential(tmp_path, monkeypatch):
-    sequential = generate_sample(tmp_path / "seq", docs=300, seed=2, fmt="jsonl")
-    monkeypatch.setattr(generate, "PARALLEL_MIN_DOCS", 1)
-    parallel = generate_sample(tmp_path / "par", docs=300, seed=2, fmt="jsonl")
-    assert sequential.counts == parallel.counts
-    assert all_bytes(tmp_path / "seq") == all_bytes(tmp_path / "par")
-
-
-def test_parquet_mode(tmp_path):
-    info = generate_sample(tmp_path, docs=120, seed=5, shards=2, fmt="parquet")
-    table = pq.read_table(info.files[0])
-    assert table.column_names == ["id", "text", "url", "source"]
-    assert sum(pq.read_table(p).num_rows for p in info.files) == 120
-
-
-def test_bad_arguments(tmp_path):
-    with pytest.raises(ValueError):
-        generate_sample(tmp_path, fmt="csv")
-    with pytest.raises(ValueError):
-        generate_sample(tmp_path, docs=0)
+def test_cli_and_errors(tmp_path, corpus):
+    folder, _ = corpus
+    res = invoke("sample", str(folder), "-o", str(tmp_path / "cli"), "--tokens", "5000", "--by", "score", "-t", "0.5", "--seed", "2")
+    assert res.exit_code == 0, res.output
+    assert "sample: " in res.stderr and "tokens: n_tokens column" in res.stderr
+    for args, message in ((["--by", "nope"], "not found"), (["--by", "topic"], "not a number"),
+                          (["--ref", "x.yaml"], "give --per"), (["--per", "language", "--ref", str(tmp_path / "none.yaml")], "no such file"),
+                          (["--temperature", "-1", "--by", "score"], ">= 0")):
+        res = invoke("sample", str(folder), "-o", str(tmp_path / "bad"), "--tokens", "100", *args)
+        assert res.exit_code == 2 and message in res.stderr, (args, res.stderr)
+    assert not (tmp_path / "bad").exists()

@@ -10,7 +10,6 @@ Records that cannot become documents are rejected with a reason and keep their p
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from pydantic import Field
 
 from curate.inputs import InputShard
 from curate.langid import predict_languages
+from curate.logs import log
 from curate.models import resolve_model
 from curate.records import ID, REJECT_REASON, SOURCE, TEXT, URL, reject
 from curate.errors import StageError
@@ -34,7 +34,6 @@ from curate.stages.extract.html import binary_reason, decode_html
 from curate.stages.extract.http import mime_of, split_http
 from curate.stages.extract.warc import RawRecord, iter_records, sniff
 
-log = logging.getLogger("curate")
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wet", ".wet.gz", ".wat", ".wat.gz")
@@ -250,13 +249,13 @@ def _read_summary(path: Path, documents: int, damaged: int, skipped: Counter) ->
     """The log level and message saying what one archive held (the file's words for "nothing to extract")."""
     counts = ", ".join(f"{k} {v}" for k, v in skipped.most_common())
     if documents:
-        return logging.INFO, "%s: %d documents, %d damaged records; records not documents: %s", path, documents, damaged, counts or "none"
+        return "INFO", "{}: {} documents, {} damaged records; records not documents: {}", path, documents, damaged, counts or "none"
     if damaged:
-        return (logging.WARNING, "%s: no documents: %d damaged records (in rejected/); other records: %s",
+        return ("WARNING", "{}: no documents: {} damaged records (in rejected/); other records: {}",
                 path, damaged, counts or "none")
     if skipped:  # e.g. a WAT file (metadata only), or a crawl of images and PDFs
-        return logging.WARNING, "%s: only non-HTML records (%s): no documents to extract", path, counts
-    return logging.WARNING, "%s: no records at all (an empty archive)", path
+        return "WARNING", "{}: only non-HTML records ({}): no documents to extract", path, counts
+    return "WARNING", "{}: no records at all (an empty archive)", path
 
 
 def _options(cfg: ExtractConfig) -> ExtractOptions:

@@ -19,7 +19,7 @@ import pyarrow as pa
 from pydantic import Field, field_validator, model_validator
 
 from curate.batching import batched
-from curate.cutoff import DOC_ID, ELIGIBLE, ROW, Cutoff, find_cutoff, read_cache, write_cache
+from curate.cutoff import DOC_ID, ELIGIBLE, ROW, Cutoff, cached_cutoff, read_cache, write_cache
 from curate.inputs import InputShard
 from curate.langid import predict_languages
 from curate.models import resolve_model
@@ -211,7 +211,7 @@ class ModelFilterStage(Stage):
         files = {shard.name: ctx.cache_path(f"scores-{shard.name}.parquet") for shard in ctx.inputs}
         todo = [(self, shard, files[shard.name]) for shard in ctx.inputs if not files[shard.name].exists()]
         ctx.map_shards(_score_shard, todo)
-        return KeepTopPlan(files, find_cutoff(files, self._score_column(), self.config.keep_top))
+        return KeepTopPlan(files, cached_cutoff(files, self._score_column(), self.config.keep_top))
 
     def _score_column(self) -> str:
         return column_for(resolve_model(self.config.models[0], verify=False)[0].name)

@@ -1,6 +1,6 @@
 """Built-in synthetic crawl: deterministic pages of every kind the pipeline must handle.
 
-    from curate.sample import generate_sample
+    from curate.demo_crawl import generate_sample
     info = generate_sample("data/sample", docs=400, seed=0)
 
 See generate.py for the files written and labels.jsonl's fields.
