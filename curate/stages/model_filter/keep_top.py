@@ -68,3 +68,17 @@ def find_cutoff(cache_files: dict[str, Path], score_column: str, percent: float)
     last = con.execute(f"SELECT score, shard, row FROM ({scores}) ORDER BY score DESC, shard, row LIMIT 1 OFFSET ?",
                        [files, keep - 1]).fetchone()
     return Cutoff((float(last[0]), last[1], int(last[2])), keep, eligible)
+
+
+def bucket_edges(cache_files: dict[str, Path], score_column: str, buckets: int) -> list[float]:
+    """The N-1 scores that cut the ranking of all cached scores into N equal-count buckets (the
+    rate stage's Nemotron-CC buckets): edge k is the score at quantile k/N, so with
+    bisect_right(edges, score) a document lands in bucket 0 (lowest) .. N-1 (highest)."""
+    files = [str(p) for p in cache_files.values()]
+    if buckets < 2 or not files:
+        return []
+    con = duckdb.connect()
+    quantiles = [k / buckets for k in range(1, buckets)]
+    row = con.execute(f'SELECT quantile_disc(s."{score_column}", ?::DOUBLE[]) FROM read_parquet(?, union_by_name = true) s '
+                      f'WHERE s."{score_column}" IS NOT NULL', [quantiles, files]).fetchone()
+    return [float(x) for x in row[0]] if row and row[0] is not None else []
