@@ -24,10 +24,8 @@ def _fail(e: Exception) -> typer.Exit:
 
 
 def _errors():
-    try:
-        from curate.llm.batch import BatchFileError
-    except ImportError:  # pragma: no cover
-        BatchFileError = ValueError
+    from curate.llm.batch import BatchFileError
+
     return (StageError, InputError, ShardError, BatchFileError, OSError)
 
 
@@ -89,7 +87,7 @@ def export_command(
         extra += f"; {result.short_excerpts} documents shorter than {the_task.excerpt_tokens[0]} tokens (used whole)"
     console.print(f"{result.requests:,} requests for {result.documents:,} documents{extra} in "
                   f"{', '.join(str(p) for p in result.files)}")
-    console.print(f"next: curate llm run {output} -o {output}/responses.jsonl --endpoint URL; "
+    console.print(f"next: curate llm run {output}/requests-*.jsonl -o {output}/responses.jsonl --endpoint URL; "
                   f"then curate annotate import {output}/responses.jsonl -o labels.parquet")
 
 
@@ -112,14 +110,20 @@ def import_command(
     except _errors() as e:
         raise _fail(e) from None
     table = Table(title=f"annotate import: {result.task}, {result.documents:,} documents", title_justify="left")
-    for col in ("criterion", "answers parsed", "failures", "labelled docs", "pairs (both orders)", "held-out pair acc."):
+    for col in ("criterion", "answers parsed", "failed", "labelled docs", "pairs (both orders)", "held-out pair acc."):
         table.add_column(col, justify="left" if col == "criterion" else "right")
     for name, rep in result.criteria.items():
-        fails = ", ".join(f"{k} {v}" for k, v in sorted(rep.failures.items())) or "0"
         acc = "-" if rep.held_out_accuracy is None else f"{rep.held_out_accuracy:.3f} (n={rep.held_out})"
-        table.add_row(name, f"{rep.answered:,}", fails, f"{rep.labelled_documents:,}",
+        table.add_row(name, f"{rep.answered:,}", f"{sum(rep.failures.values()):,}", f"{rep.labelled_documents:,}",
                       f"{rep.pairs:,}" if rep.pairs else "-", acc)
     console.print(table)
+    for name, rep in result.criteria.items():
+        if rep.pairs:
+            acc = "n/a (too few pairs)" if rep.held_out_accuracy is None else f"{rep.held_out_accuracy:.3f}"
+            console.print(f"{name}: Bradley-Terry fit over {rep.pairs:,} pairs; held-out pair accuracy {acc} "
+                          f"({rep.held_out} held-out pairs with a preference)")
+        if rep.failures:  # counted, never scored
+            console.print(f"{name}: failed answers (no label): " + ", ".join(f"{k} {v}" for k, v in sorted(rep.failures.items())))
     if result.unknown or result.duplicates:
         console.print(f"[yellow]{result.unknown} responses matched no request of this export; "
                       f"{result.duplicates} duplicates ignored[/yellow]")

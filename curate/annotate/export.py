@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.annotate.batchfiles import RequestWriter, make_request, request_id
+from curate.llm.batch import RequestWriter, make_request, request_id
 from curate.annotate.sample import stratified_sample
 from curate.annotate.tasks import LETTERS, Task, cut_to_tokens
 from curate.records import ID, SOURCE, TEXT, URL

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.annotate import bradley_terry
-from curate.annotate.batchfiles import read_responses
+from curate.llm.batch import read_responses
 from curate.annotate.export import DOCUMENTS_FILE, EXPORT_FILE, INDEX_FILE
 from curate.annotate.parse import Failure, choice_probability, parse_answer
 from curate.annotate.tasks import Task, load_task, task_from_template
