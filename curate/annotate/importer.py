@@ -53,6 +53,23 @@ class ImportResult:
     duplicates: int = 0
 
 
+def response_files(paths: list[Path]) -> list[Path]:
+    """The files to read: folders stand for their response files (not the request files beside
+    them), and `curate llm run`'s dead-letter file (`X.dead.jsonl`, requests that failed for good)
+    comes along with its `X.jsonl`, so those requests count as errors, not as missing."""
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(f for f in p.glob("*.jsonl") if not f.name.startswith(("requests-", ".")))
+        else:
+            files.append(p)
+    for f in list(files):
+        dead = f.with_name(f.name.removesuffix(".jsonl") + ".dead.jsonl")
+        if not f.name.endswith(".dead.jsonl") and dead.exists() and dead not in files:
+            files.append(dead)
+    return files
+
+
 def find_export_dir(responses: list[Path], export_dir: Path | None) -> Path:
     if export_dir is not None:
         if not (export_dir / EXPORT_FILE).exists():
@@ -101,7 +118,7 @@ def import_labels(responses: list[Path], out: Path, export_dir: Path | None = No
 
     answers: dict = {}
     unknown = duplicates = 0
-    files = [f for p in responses for f in (sorted(p.glob("*.jsonl")) if p.is_dir() else [p])]
+    files = response_files(responses)
     for path in files:
         got = read_responses([path])
         for cid in got:

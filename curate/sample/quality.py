@@ -19,7 +19,7 @@ EDU_LEVEL = {
     "code": 4,
 }
 PER_LEVEL_PER_400_DOCS = 60
-MIN_EXAMPLES, MAX_EXAMPLES = 20, 5_000
+MIN_EXAMPLES, MAX_EXAMPLES = 60, 5_000
 
 
 def edu_level(kind: str) -> int | None:
