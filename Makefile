@@ -41,7 +41,7 @@ demo: setup $(SAMPLE)/labels.jsonl models/demo-quality.bin models/demo-rater-edu
 # annotate export -> llm serve -> llm run -> annotate import -> train-rater -> rate, then the local
 # model's agreement with the levels the generator built the pages with.
 demo-llm: setup $(SAMPLE)/labels.jsonl
-	$(PY) scripts/demo_llm.py --sample $(SAMPLE) --docs 36
+	$(PY) scripts/demo_llm.py --sample $(SAMPLE) --docs 30 --doc-tokens 200
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -61,6 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sample", type=Path, default=ROOT / "data" / "sample")
     ap.add_argument("--docs", type=int, default=36)
+    ap.add_argument("--doc-tokens", type=int, default=200, help="cut pages to about this many tokens (speed)")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "demo-llm")
     args = ap.parse_args()
     out = args.out
@@ -75,7 +76,8 @@ def main() -> None:
     docs.write_bytes(b"".join(orjson.dumps(p) + b"\n" for p in pages))
     ann = out / "ann"
 
-    sh("annotate", "export", str(docs), "-o", str(ann), "--task", "edu-json", "--sample", str(args.docs), "--by", "kind")
+    sh("annotate", "export", str(docs), "-o", str(ann), "--task", "edu-json", "--sample", str(args.docs), "--by", "kind",
+       "--doc-tokens", str(args.doc_tokens))
     port = free_port()
     server = start_server(port, out / "serve.log")
     try:

@@ -45,6 +45,8 @@ def export_command(
     answer_regex: Optional[str] = typer.Option(None, "--answer-regex", help="With --template: regex whose group 1 is the score."),
     answer_json_field: Optional[str] = typer.Option(None, "--answer-json-field", help="With --template: JSON field holding the score."),
     criterion: Optional[str] = typer.Option(None, "--criterion", help="With --template: the criterion's name (default: file stem)."),
+    doc_tokens: Optional[int] = typer.Option(None, "--doc-tokens", help="Cut documents to about N tokens "
+                                             "(default: the task's; shorter prompts for a slow local model)."),
     model: str = typer.Option("smollm2-135m", "--model", help="Model name written into the requests."),
     seed: int = typer.Option(0, "--seed", help="Seed of the sample and the pairs."),
 ):
@@ -72,7 +74,7 @@ def export_command(
                 raise StageError("--answer-regex/--answer-json-field go with --template")
             the_task = load_task(task, str(taxonomy) if taxonomy else None)
         chosen = [c.strip() for c in criteria.split(",") if c.strip()] if criteria else None
-        result = export_requests(the_task, inputs, output, sample, by, model, seed, comparisons, chosen)
+        result = export_requests(the_task, inputs, output, sample, by, model, seed, comparisons, chosen, doc_tokens)
     except _errors() as e:
         raise _fail(e) from None
     table = Table(title=f"annotate export: {the_task.tag} ({the_task.kind})", title_justify="left")

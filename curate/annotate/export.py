@@ -13,6 +13,7 @@ is recognised and refused at import even without its export folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -74,8 +75,15 @@ def make_pairs(n: int, comparisons: int, rng: random.Random) -> list[tuple[int, 
 
 def export_requests(task: Task, inputs: list[str], out_dir: Path, n: int, by: str | None = None,
                     model: str = DEFAULT_MODEL, seed: int = 0, comparisons: int = 8,
-                    criteria: list[str] | None = None) -> ExportResult:
+                    criteria: list[str] | None = None, doc_tokens: int | None = None) -> ExportResult:
+    """Sample `n` documents of `inputs` (stratified by column `by`) and write `task`'s requests to
+    `out_dir`. `doc_tokens` overrides the task's cut of long documents (a small local model is slow
+    on long prompts); pairwise tasks ask `comparisons` pairs per document."""
     out_dir = Path(out_dir)
+    if doc_tokens is not None:
+        if doc_tokens < 16:
+            raise StageError("--doc-tokens must be at least 16")
+        task = dataclasses.replace(task, doc_tokens=doc_tokens)
     if criteria:
         unknown = [c for c in criteria if c not in task.criteria]
         if unknown:
@@ -155,7 +163,7 @@ def export_requests(task: Task, inputs: list[str], out_dir: Path, n: int, by: st
     }), out_dir / DOCUMENTS_FILE)
     manifest = {
         "task": task.name, "version": task.version, "kind": task.kind, "task_file": task.source, "cites": task.cites,
-        "criteria": chosen, "levels": list(task.levels), "model": model, "seed": seed, "sample": report,
+        "criteria": chosen, "levels": list(task.levels), "doc_tokens": task.doc_tokens, "model": model, "seed": seed, "sample": report,
         "requests": result.requests, "files": [p.name for p in result.files], "pairs": result.pairs,
         "comparisons_per_document": comparisons if task.kind == "pairwise" else None,
         "taxonomy": None if task.taxonomy is None else {k: task.taxonomy[k] for k in ("name", "path", "sha256")},
