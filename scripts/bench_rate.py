@@ -84,6 +84,7 @@ def bench_throughput(n: int) -> None:
         while batch := list(islice(it, 2048)):
             mf._annotate(batch)
 
+    t_mf = timed(mf_score)  # the reference before and after the rate runs (the best of both)
     for raters in (["bench-rater-a"], ["bench-rater-a", "bench-rater-b"]):
         stage = RateStage(RateConfig(raters=raters, buckets=20))
         stage.setup()
@@ -98,14 +99,13 @@ def bench_throughput(n: int) -> None:
 
         def whole_stage():
             stage.prepare(ctx)  # first pass + bucket edges over all inputs
-            for _ in stage.process_shard(iter([dict(d) for d in docs]), shard):  # second pass
+            for _ in stage.process_shard(iter(docs), shard):  # second pass (sets the same columns again)
                 pass
 
-        results[len(raters)] = (timed(rate_only), timed(whole_stage))
+        results[len(raters)] = (min(timed(rate_only), timed(rate_only)), timed(whole_stage))
         import shutil
 
         shutil.rmtree(ctx.work_dir)
-    t_mf = timed(mf_score)  # the reference last and first: both orders seen in one run
     t_mf = min(t_mf, timed(mf_score))
     print(f"\n{'what':58} {'docs/s/core':>12} {'per rater':>10}")
     print(f"{'model-filter scoring (reference), 1 model':58} {n / t_mf:>12,.0f} {n / t_mf:>10,.0f}")

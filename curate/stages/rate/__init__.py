@@ -30,7 +30,8 @@ from curate.models import resolve_model
 from curate.records import ID, TEXT, is_rejected
 from curate.stage import PrepareContext, Stage, StageConfig, StageError, register
 from curate.stages.model_filter.keep_top import DOC_ID, ROW, bucket_edges, read_cache, write_cache
-from curate.stages.model_filter.score import column_for, load_scorer, normalise
+from curate.langid import LABEL_PREFIX, load_fasttext
+from curate.stages.model_filter.score import ModelScorer, column_for, load_scorer, normalise
 
 BUCKET = "quality_bucket"
 BATCH = 2048
@@ -49,6 +50,17 @@ class RateConfig(StageConfig):
         if not v:
             raise ValueError("give at least one rater")
         return v
+
+
+def rating(scorer: ModelScorer, lines: list[str]) -> list[float]:
+    """The score column model-filter's ModelScorer.score computes (expected level, or the positive
+    label's probability), without the per-label columns a rater does not keep: about a fifth faster."""
+    if scorer.positive is not None or not scorer.numeric:
+        return scorer.score(lines)[scorer.column]
+    values = {LABEL_PREFIX + label: float(label) for label in scorer.labels}
+    labels, probs = load_fasttext(scorer.path).predict(lines, k=-1)
+    return [sum(values[lab] * float(p) for lab, p in zip(doc_labels, doc_probs))
+            for doc_labels, doc_probs in zip(labels, probs)]
 
 
 def criterion_of(name_or_path: str) -> str:
@@ -101,7 +113,7 @@ class RateStage(Stage):
     def rate(self, batch: list[dict]) -> dict[str, list[float]]:
         """rating_<criterion> columns for a batch of documents."""
         lines = [normalise(d[TEXT], self.config.max_chars) for d in batch]
-        return {column: scorer.score(lines)[scorer.column] for scorer, column in self._scorers}
+        return {column: rating(scorer, lines) for scorer, column in self._scorers}
 
     # -- first pass: rate everything, then the bucket edges over all inputs -------------
 
