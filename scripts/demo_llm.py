@@ -103,7 +103,8 @@ def main() -> None:
         rho = spearmanr(*zip(*got)).statistic if len({a for a, _ in got}) > 1 else float("nan")
         print(f"exact agreement {exact:.1%}, within one level {near:.1%}, Spearman {rho:.3f}")
     if trained.returncode == 0:
-        sh("rate", str(docs), "-o", str(out / "rated"), "--raters", str(rater), "--buckets", "5", "--fresh")
+        sh("rate", str(docs), "-o", str(out / "rated"), "--raters", "demo-llm-rater-edu", "--buckets", "5",
+           "--fresh")
         rated = pq.read_table(out / "rated" / "pages.parquet").to_pylist()
         rho = spearmanr([d["rating_edu"] for d in rated], [level[d["id"]] for d in rated]).statistic
         print(f"\nrater distilled from those labels, on all {len(rated)} pages: Spearman with the generator's levels "

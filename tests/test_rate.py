@@ -102,6 +102,10 @@ def test_rate_cli_and_errors(sample, models_env, tmp_path):
     assert proc.returncode == 0, proc.stderr.decode()
     docs = read_docs(tmp_path / "out")
     assert {d["quality_bucket"] for d in docs} == set(range(5))
+    # a rater named by its file path still rates its recorded criterion
+    by_path = run_cli("rate", str(sample / "docs-00000.jsonl.zst"), "-o", str(tmp_path / "p"), "--raters",
+                      str(models_env / "edu-rater.bin"), "--buckets", "5", env=env)
+    assert by_path.returncode == 0 and "rating_edu" in read_docs(tmp_path / "p")[0]
     bad = run_cli("rate", str(sample / "docs-00000.jsonl.zst"), "-o", str(tmp_path / "bad"), "--raters", "no-such-rater", env=env)
     assert bad.returncode == 2 and "no-such-rater" in bad.stderr.decode() and "Traceback" not in bad.stderr.decode()
     lid = run_cli("rate", str(sample / "docs-00000.jsonl.zst"), "-o", str(tmp_path / "bad2"), "--raters",

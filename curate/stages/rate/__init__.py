@@ -26,7 +26,7 @@ from rich.table import Table
 
 from curate.inputs import InputShard
 from curate.manifest import file_hash
-from curate.models import resolve_model
+from curate.models import list_models, model_path, resolve_model
 from curate.records import ID, TEXT, is_rejected
 from curate.stage import PrepareContext, Stage, StageConfig, StageError, register
 from curate.stages.model_filter.keep_top import DOC_ID, ROW, bucket_edges, read_cache, write_cache
@@ -64,8 +64,12 @@ def rating(scorer: ModelScorer, lines: list[str]) -> list[float]:
 
 
 def criterion_of(name_or_path: str) -> str:
-    """The criterion a rater rates: recorded at training, else its name."""
-    info, _ = resolve_model(name_or_path, verify=False)
+    """The criterion a rater rates: recorded at training (also when the rater is named by its
+    path: the registry entry of that file), else its name."""
+    info, path = resolve_model(name_or_path, verify=False)
+    if not info.meta:
+        same_file = [m for m in list_models() if model_path(m).resolve() == path.resolve()]
+        info = same_file[0] if same_file else info
     return column_for(str(info.meta.get("criterion") or info.name))
 
 
