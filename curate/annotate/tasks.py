@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import yaml
 
+from curate.llm.batch import json_schema_format
 from curate.stage import StageError
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "configs" / "prompts"
@@ -77,8 +78,7 @@ class Task:
             schema = json.loads(json.dumps(self.json_schema))
             if letters is not None and self.json_field in schema.get("properties", {}):
                 schema["properties"][self.json_field]["enum"] = letters
-            params["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": re.sub(r"\W", "_", self.name), "schema": schema, "strict": True}}
+            params["response_format"] = json_schema_format(re.sub(r"\W", "_", self.name), schema)
         return params
 
     def render(self, **values: str) -> list[dict]:
