@@ -6,7 +6,8 @@
    - the rate stage's first pass (rating + caching the ratings) per rater;
    - the whole rate stage's work per document: first pass + the global bucket edges (DuckDB) +
      the second pass that reads the cached ratings back and assigns buckets.
-   Shard reading and writing are left out of all three (the same for every stage). Times are CPU
+   - the ceiling: fastText's predict alone, alternating with rate's and model-filter's use of it.
+   Shard reading and writing are left out of all (the same for every stage). Times are CPU
    seconds of the one process (time.process_time), so docs/s/core holds on a shared machine.
 2. Bradley-Terry recovery: synthetic documents with known ratings, 20 comparisons per document,
    each asked in both orders with a position bias; answers as hard letters and as probabilities;
@@ -113,6 +114,24 @@ def bench_throughput(n: int) -> None:
         print(f"{f'rate: rating pass only, {k} rater(s)':58} {n / t_rate:>12,.0f} {k * n / t_rate:>10,.0f}")
         print(f"{f'rate: whole stage (rate+cache+edges+buckets), {k} rater(s)':58} {n / t_all:>12,.0f} "
               f"{k * n / t_all:>10,.0f}")
+    # the ceiling: fastText's own predict, alternating with rate's and model-filter's use of it
+    from curate.langid import load_fasttext
+    from curate.stages.model_filter.score import load_scorer, normalise
+    from curate.stages.rate import rating
+
+    scorer = load_scorer("bench-rater-a")
+    ft = load_fasttext(scorer.path)
+    lines = [normalise(d["text"], 10_000) for d in docs]
+
+    def batched(fn):
+        return lambda: [fn(lines[i:i + BATCH]) for i in range(0, len(lines), BATCH)]
+
+    print(f"\n{'round':6} {'fastText predict(k=-1)':>24} {'rate: rating':>14} {'model-filter: score':>20}  (docs/s/core)")
+    for r in range(3):
+        c = timed(batched(lambda b: ft.predict(b, k=-1)))
+        a = timed(batched(lambda b: rating(scorer, b)))
+        m = timed(batched(scorer.score))
+        print(f"{r + 1:<6} {n / c:>24,.0f} {n / a:>14,.0f} {n / m:>20,.0f}")
     t_rate, t_all = results[1]
     print(f"\nratios (1 rater): rating pass / model-filter scoring = {t_mf / t_rate:.2f}; "
           f"whole stage / rating pass = {t_rate / t_all:.2f} (the bucket pass must keep this above 0.5)")
