@@ -26,12 +26,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from curate.errors import ConfigError, StageError
 from curate.shards import FORMATS
-from curate.stage import Stage, StageConfig, StageError, get_stage
-
-
-class ConfigError(Exception):
-    """The configuration file is invalid; the message names the file and key. Exit code 2."""
+from curate.stage import Stage, StageConfig
+from curate.stages import get_stage
 
 
 class InputSpec(BaseModel):

@@ -11,7 +11,7 @@ from enum import Enum
 from pydantic import BaseModel
 
 from curate.config import InputSpec, RunConfig
-from curate.stage import STAGES, get_stage
+from curate.stages import load_stages
 
 HEADER = """# Configuration reference
 
@@ -74,11 +74,11 @@ def _table(model: type[BaseModel]) -> str:
 
 
 def render() -> str:
-    get_stage("ingest")  # imports and registers the built-in stages
+    stages = load_stages()
     parts = [HEADER, "## Top level\n", _table(RunConfig), "\n### `inputs` entries\n", _table(InputSpec)]
     parts.append("\n## Stages\n")
-    for name in sorted(STAGES):
-        cls = STAGES[name]
+    for name in sorted(stages):
+        cls = stages[name]
         if cls.__module__.startswith("curate.stages."):
             doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
             parts.append(f"### `{name}`\n\n{doc}\n\n{_table(cls.Config)}\n")

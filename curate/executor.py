@@ -10,45 +10,15 @@ from __future__ import annotations
 
 import os
 import pickle
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-import datatrove.executor.base as _dt_base
-import datatrove.utils.logging as _dt_logging
 from datatrove.executor.local import LocalPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
-from loguru import logger
 
-LOG_LEVEL_ENV = "CURATE_LOG_LEVEL"
-
-
-def _short(record) -> str:
-    # a callable format leaves out the traceback: stderr gets one line, the task log the rest
-    return "{level}: {message}\n"
-
-
-def _quiet_task_logger(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -1):
-    """datatrove logs every task at INFO to stderr; curate shows warnings only (CURATE_LOG_LEVEL to change)."""
-    logger.remove()
-    logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
-    logger.add(sys.stderr, level=os.environ.get(LOG_LEVEL_ENV, "WARNING"), format=_short)
-    logger.add(logfile, level="DEBUG", diagnose=False)
-    return logfile
-
-
-def configure_main_logging() -> None:
-    logger.remove()
-    logger.add(sys.stderr, level=os.environ.get(LOG_LEVEL_ENV, "WARNING"), format=_short)
-
-
-# Applied in every process that imports curate's executor, workers included (they unpickle
-# steps from curate modules, which imports this one). datatrove resets its logger to
-# INFO-on-stderr after each task; curate keeps it at its own level.
-_dt_base.add_task_logger = _quiet_task_logger
-_dt_logging.setup_default_logger = configure_main_logging
-configure_main_logging()
+from curate.atomic import write_atomic
+from curate.logs import configure_main_logging
 
 
 def curate_env() -> dict[str, str]:
@@ -95,10 +65,7 @@ class MapStep(PipelineStep):
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         apply_env(self.env)
         result = self.fn(self.items[rank])
-        path = Path(self.result_dir) / f"{rank:06d}.pkl"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(tmp, path)
+        write_atomic(Path(self.result_dir) / f"{rank:06d}.pkl", pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def map_in_workers(fn: Callable[[Any], Any], items: list[Any], workers: int, logging_dir: Path) -> list[Any]:

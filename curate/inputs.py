@@ -8,13 +8,12 @@ from pathlib import Path
 
 import xxhash
 
+from curate.errors import InputError
+from curate.logs import log
 from curate.shards import strip_suffix
 
 STDIN = "-"
-
-
-class InputError(Exception):
-    """An input the user named cannot be used; the message says which and why."""
+MAX_LISTED = 5  # file names shown per message
 
 
 @dataclass(frozen=True)
@@ -30,19 +29,33 @@ class InputShard:
         return str(self.path) if self.path else "<stdin>"
 
 
+def _listed(paths: list[Path]) -> str:
+    names = ", ".join(p.name for p in paths[:MAX_LISTED])
+    return names + (f", … ({len(paths) - MAX_LISTED} more)" if len(paths) > MAX_LISTED else "")
+
+
 def _expand(arg: str, suffixes: tuple[str, ...]) -> list[Path]:
+    """The files an argument names; files a folder or glob holds but this stage does not read are reported."""
     if any(ch in arg for ch in "*?["):
-        found = sorted(Path(p) for p in glob.glob(arg, recursive=True))
-        return [p for p in found if p.is_file() and p.name.endswith(suffixes)]
-    path = Path(arg)
-    if path.is_dir():
-        return sorted(
-            p for p in path.rglob("*")
-            if p.is_file() and p.name.endswith(suffixes) and not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts)
-        )
-    if path.is_file():
-        return [path]
-    raise InputError(f"input {arg!r} does not exist")
+        found = [p for p in sorted(Path(p) for p in glob.glob(arg, recursive=True)) if p.is_file()]
+        root = None
+    elif Path(arg).is_dir():
+        root = Path(arg)
+        found = sorted(p for p in root.rglob("*") if p.is_file()
+                       and not any(part.startswith(("_", ".")) for part in p.relative_to(root).parts)
+                       and "rejected" not in p.relative_to(root).parts[:-1])
+    elif Path(arg).is_file():
+        return [Path(arg)]
+    else:
+        raise InputError(f"input {arg!r} does not exist")
+    read = [p for p in found if p.name.endswith(suffixes)]
+    skipped = [p for p in found if not p.name.endswith(suffixes)]
+    if skipped:
+        log.warning("{}: skipping {} file(s) this stage does not read (not ending in {}): {}", arg, len(skipped),
+                    " ".join(suffixes), _listed(skipped))
+    if read and root is not None:
+        log.info("{}: reading {} file(s): {}", arg, len(read), _listed(read))
+    return read
 
 
 def resolve_inputs(
@@ -62,9 +75,9 @@ def resolve_inputs(
         if arg == STDIN:
             found.append((None, src or "stdin"))
             continue
-        paths = [p for p in _expand(arg, suffixes) if "rejected" not in p.parts[len(Path(arg).parts):]]
+        paths = _expand(arg, suffixes)
         if not paths:
-            raise InputError(f"input {arg!r} holds no files ending in {', '.join(suffixes)}")
+            raise InputError(f"input {arg!r} holds no files this stage reads (ending in {', '.join(suffixes)})")
         default_src = Path(arg.rstrip("/")).name if Path(arg).is_dir() else None
         for p in paths:
             found.append((p, src or default_src or strip_suffix(p.name, suffixes)))

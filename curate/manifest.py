@@ -10,12 +10,13 @@ locks.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import orjson
 import xxhash
+
+from curate.atomic import write_atomic
 
 MANIFEST_DIR = "_manifest"
 
@@ -35,7 +36,12 @@ class Entry:
     fingerprint: str
     outputs: list[str] = field(default_factory=list)  # relative to the stage's output folder
     rejected: list[str] = field(default_factory=list)
+    named_outputs: dict[str, list[str]] = field(default_factory=dict)  # a stage's declared extra outputs
     stats: dict = field(default_factory=dict)
+    curate_version: str = ""
+
+    def all_outputs(self) -> list[str]:
+        return self.outputs + self.rejected + [p for paths in self.named_outputs.values() for p in paths]
 
 
 class Manifest:
@@ -53,10 +59,7 @@ class Manifest:
             return None
 
     def save(self, name: str, entry: Entry) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / f".{name}.{os.getpid()}.tmp"
-        tmp.write_bytes(orjson.dumps(asdict(entry), option=orjson.OPT_INDENT_2))
-        os.replace(tmp, self.path(name))
+        write_atomic(self.path(name), orjson.dumps(asdict(entry), option=orjson.OPT_INDENT_2))
 
     def remove(self, name: str) -> None:
         self.path(name).unlink(missing_ok=True)
@@ -76,11 +79,11 @@ class Manifest:
             return old.input_hash
         return file_hash(path)
 
-    def is_done(self, name: str, path: Path, input_hash: str, fingerprint: str) -> bool:
+    def is_done(self, name: str, input_hash: str, fingerprint: str) -> bool:
         entry = self.load(name)
         return (
             entry is not None
             and entry.input_hash == input_hash
             and entry.fingerprint == fingerprint
-            and all((self.out_dir / p).exists() for p in entry.outputs + entry.rejected)
+            and all((self.out_dir / p).exists() for p in entry.all_outputs())
         )

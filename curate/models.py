@@ -17,7 +17,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from curate.stage import StageError
+from curate.atomic import write_atomic
+from curate.errors import StageError
 
 MODELS_DIR_ENV = "CURATE_MODELS_DIR"
 
@@ -96,11 +97,7 @@ def register_model(info: ModelInfo) -> ModelInfo:
     info.size = path.stat().st_size
     registry = _load_registry()
     registry[info.name] = info
-    reg_path = _registry_path()
-    reg_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = reg_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({n: asdict(i) for n, i in sorted(registry.items())}, indent=2))
-    os.replace(tmp, reg_path)
+    write_atomic(_registry_path(), json.dumps({n: asdict(i) for n, i in sorted(registry.items())}, indent=2))
     return info
 
 

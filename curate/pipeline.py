@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
 
 from curate.config import RunConfig, StageSpec
+from curate.errors import ConfigError, StageError
 from curate.inputs import resolve_inputs
-from curate.runner import StageResult, run_stage
-
+from curate.runner import StageResult, Watch, run_stage
 
 
 def stage_dir(run_dir: Path, index: int, name: str) -> Path:
@@ -16,14 +15,14 @@ def stage_dir(run_dir: Path, index: int, name: str) -> Path:
 
 
 def run_pipeline(cfg: RunConfig, specs: list[StageSpec], workers: int | None = None, resume: bool = True,
-                 watch=None) -> list[StageResult]:
-    """Run every stage in order; a stage whose inputs and config are unchanged is skipped shard by shard.
-
-    `watch(stage_name, out_dir, n_inputs)`, if given, returns a context manager wrapped
-    around each stage's run (the CLI's progress bar).
-    """
+                 watch: Watch | None = None) -> list[StageResult]:
+    """Run every stage in order; a stage whose inputs and config are unchanged is skipped shard by shard."""
     stages = [spec.build() for spec in specs]
-    for stage in stages:  # fail on a missing model before any stage writes anything
+    for i, stage in enumerate(stages):  # fail on a missing model or a column clash before anything is written
+        try:
+            stage.check_columns(stages)
+        except StageError as e:
+            raise ConfigError(f"stages[{i}] ({stage.name}): {e}") from None
         stage.check()
     first = stages[0]
     inputs = resolve_inputs(
@@ -32,9 +31,8 @@ def run_pipeline(cfg: RunConfig, specs: list[StageSpec], workers: int | None = N
     results = []
     for i, stage in enumerate(stages):
         out_dir = stage_dir(cfg.run_dir, i, stage.name)
-        with watch(stage.name, out_dir, len(inputs)) if watch else nullcontext():
-            result = run_stage(stage, inputs, out_dir, workers=workers or cfg.workers, fmt=cfg.output_format,
-                               resume=resume)
+        result = run_stage(stage, inputs, out_dir, workers=workers or cfg.workers, fmt=cfg.output_format,
+                           resume=resume, watch=watch)
         results.append(result)
         inputs = result.outputs
     return results

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 ID, TEXT, URL, SOURCE = "id", "text", "url", "source"
+CORE_FIELDS = (ID, TEXT, URL, SOURCE)
 REJECT_REASON = "reject_reason"
 REJECT_DETAIL = "reject_detail"
 
@@ -44,3 +45,31 @@ def reject(doc: dict, reason: str, detail: str | None = None) -> dict:
 
 def is_rejected(doc: dict) -> bool:
     return bool(doc.get(REJECT_REASON))
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    types = expected if isinstance(expected, tuple) else (expected,)
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list", dict: "an object"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def field_problem(doc: dict, column: str, expected: type | tuple[type, ...]) -> str | None:
+    """Why `doc[column]` is not of the expected type (None, a missing value, is fine), or None.
+
+    An integer where a number is expected is fine; a bool is never a number.
+    """
+    value = doc.get(column)
+    if value is None:
+        return None
+    types = expected if isinstance(expected, tuple) else (expected,)
+    if isinstance(value, bool) and bool not in types:
+        ok = False
+    elif float in types and isinstance(value, int):
+        ok = True
+    else:
+        ok = isinstance(value, types)
+    if ok:
+        return None
+    shown = repr(value)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return f"field {column!r} is {type(value).__name__} {shown}, expected {_type_name(expected)}"

@@ -1,17 +1,21 @@
-"""Terminal summaries (to stderr): the per-stage table and each stage's own breakdown."""
+"""Terminal summaries (to stderr): the per-stage table, rejects per reason, each stage's own
+summary (data a stage returns, rendered here), and live progress while a stage runs."""
 
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
-from curate.manifest import MANIFEST_DIR
+from curate.progress import snapshot
 from curate.runner import StageResult
+from curate.stage import StageSummary
 
 console = Console(stderr=True)
 
@@ -41,43 +45,83 @@ def stage_table(results: list[StageResult], title: str = "curate") -> Table:
 
 def reasons_table(result: StageResult, limit: int = 20) -> Table | None:
     reasons = result.stats.reasons
-    if not reasons:
+    tagged = result.stats.tagged
+    if not reasons and not tagged:
         return None
-    table = Table(title=f"{result.stage}: rejected by reason", title_justify="left")
+    table = Table(title=f"{result.stage}: documents by reason", title_justify="left")
     table.add_column("reason")
-    table.add_column("docs", justify="right")
-    for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:limit]:
-        table.add_row(reason, f"{n:,}")
+    table.add_column("rejected", justify="right")
+    if tagged:
+        table.add_column("tagged (kept)", justify="right")
+    for reason in sorted(set(reasons) | set(tagged), key=lambda k: -(reasons.get(k, 0) + tagged.get(k, 0)))[:limit]:
+        cells = [str(reason), f"{reasons.get(reason, 0):,}"]
+        if tagged:
+            cells.append(f"{tagged.get(reason, 0):,}")
+        table.add_row(*cells)
+    return table
+
+
+def summary_table(summary: StageSummary) -> Table:
+    table = Table(title=summary.title, title_justify="left", caption=summary.caption or None)
+    for i, col in enumerate(summary.columns):
+        table.add_column(str(col), justify="left" if i == 0 else "right", no_wrap=i == 0)
+    for row in summary.rows:
+        table.add_row(*(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else
+                        f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
     return table
 
 
 def print_results(results: list[StageResult], title: str = "curate") -> None:
     console.print(stage_table(results, title))
     for r in results:
-        extra = r.summary if r.summary is not None else reasons_table(r)
-        if extra is not None:
-            console.print(extra)
+        for table in (reasons_table(r), summary_table(r.summary) if r.summary is not None else None):
+            if table is not None:
+                console.print(table)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def progress_line(stage: str, docs: int, elapsed: float, bytes_done: int, bytes_total: int,
+                  shards_done: int, shards_total: int) -> str:
+    """One status line: documents, docs/s, MB read of MB, ETA (from bytes), shards."""
+    rate = docs / elapsed if elapsed > 0 else 0.0
+    byte_rate = bytes_done / elapsed if elapsed > 0 else 0.0
+    eta = (bytes_total - bytes_done) / byte_rate if byte_rate > 0 and bytes_total else None
+    parts = [stage, f"{docs:,} docs", f"{rate:,.0f} docs/s"]
+    if bytes_total:
+        parts.append(f"{bytes_done / 1e6:,.1f}/{bytes_total / 1e6:,.1f} MB")
+        parts.append(f"ETA {_duration(max(0.0, eta) if eta is not None else None)}")
+    parts.append(f"shards {shards_done}/{shards_total}")
+    return " · ".join(parts)
 
 
 @contextmanager
-def shard_progress(stage: str, out_dir: Path, total: int, interval: float = 0.5):
-    """A live 'shards done' bar on stderr while a stage runs, read from its manifest folder.
+def live_progress(stage: str, out_dir: Path, pending: dict[str, int], fingerprint: str, interval: float = 0.5):
+    """A live status line on stderr while a stage runs, read from its progress and manifest files.
 
-    Polling the manifest (rather than hooking the workers) works the same for in-process,
-    local-pool and remote executors. Silent when stderr is not a terminal.
+    Reading files (rather than hooking the workers) works the same for in-process, local-pool
+    and remote executors. Silent when stderr is not a terminal.
     """
-    if not console.is_terminal or total == 0:
+    if not console.is_terminal or not pending:
         yield
         return
-    manifest = out_dir / MANIFEST_DIR
     stop = threading.Event()
-    with Progress(TextColumn(f"[bold]{stage}[/bold]"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("shards"), TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task(stage, total=total)
+    t0 = time.monotonic()
 
+    def line() -> Text:
+        s = snapshot(out_dir, pending, fingerprint)
+        return Text(progress_line(stage, s.docs, time.monotonic() - t0, s.bytes_done, s.bytes_total,
+                                  s.shards_done, s.shards_total))
+
+    with Live(line(), console=console, transient=True, refresh_per_second=4) as live:
         def poll() -> None:
             while not stop.wait(interval):
-                bar.update(task, completed=len(list(manifest.glob("*.json"))) if manifest.is_dir() else 0)
+                live.update(line())
 
         thread = threading.Thread(target=poll, daemon=True)
         thread.start()

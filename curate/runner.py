@@ -1,39 +1,51 @@
 """Running one stage: over shards (resumable, parallel) or as a stream (stdin/stdout).
 
+Both modes drive the stage with the same loop (`drive`): read a shard's rows, let the stage
+process them, route what it yields to the kept, rejected and named outputs, and count.
+
 Sharded mode writes, for each input shard NAME, `OUT/NAME.<fmt>` (kept documents),
-`OUT/rejected/NAME.<fmt>` (removed ones, with `reject_reason`) and `OUT/_manifest/NAME.json`.
+`OUT/rejected/NAME.<fmt>` (removed ones, with `reject_reason`), `OUT/<output>/NAME.<fmt>` for
+each named output the stage declares, and `OUT/_manifest/NAME.json` (what is done).
+Stream mode writes kept documents as JSONL to stdout and the rest beside `--rejected`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
+import os
 import shutil
+import sys
+import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, ContextManager
 
 from datatrove.pipeline.base import PipelineStep
-from loguru import logger
 
+from curate import __version__
+from curate.atomic import atomic_path, remove_leftovers
+from curate.errors import CurateError, ShardFailed
 from curate.executor import apply_env, curate_env, map_in_workers, run_tasks
-from curate.inputs import InputShard
+from curate.inputs import STDIN, InputShard, resolve_inputs
+from curate.logs import log
 from curate.manifest import Entry, Manifest
-from curate.records import REJECT_REASON
-from curate.shards import ShardWriter, StreamWriter, suffix_for
-from curate.stage import PrepareContext, ShardStats, Stage
-
-log = logging.getLogger("curate")
+from curate.progress import ShardProgress
+from curate.records import REJECT_DETAIL, REJECT_REASON, TEXT
+from curate.shards import REJECTS_TO, ShardWriter, StreamWriter, suffix_for
+from curate.stage import PrepareContext, ShardStats, Stage, StageSummary
 
 REJECTED_DIR = "rejected"
 FAILED_DIR = "_failed"  # one note per shard whose processing raised, during a run
+WORK_DIR = "_work"
+LOGS_DIR = "_logs"
 
-
-class ShardFailed(Exception):
-    """A stage raised while processing a shard; finished shards stay done, so a rerun resumes."""
+# watch(stage name, out_dir, pending shard name -> input size, fingerprint) -> a context manager
+# around the stage's run (the CLI's live progress).
+Watch = Callable[[str, Path, dict[str, int], str], ContextManager]
 
 
 @dataclass
@@ -45,7 +57,7 @@ class StageResult:
     shards_total: int = 0
     shards_run: int = 0
     seconds: float = 0.0
-    summary: object = None
+    summary: StageSummary | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -53,84 +65,135 @@ class StageResult:
         return self.stats.docs_in == self.stats.kept + self.stats.rejected
 
     @property
+    def read_errors(self) -> int:
+        return sum(v for k, v in self.stats.reasons.items() if k.startswith("read:"))
+
+    @property
     def read_anything(self) -> bool:
-        unreadable = sum(v for k, v in self.stats.reasons.items() if k.startswith("read:"))
-        return self.stats.docs_in - unreadable > 0
+        return self.stats.docs_in - self.read_errors > 0
+
+
+# ------------------------------------------------------------------ the one driving loop
+
+
+class Sinks:
+    """Where one shard's documents go: kept, rejected, and the stage's named outputs (opened on first use)."""
+
+    def __init__(self, kept: Callable[[], object], rejected: Callable[[], object], output: Callable[[str], object]):
+        self._make = {"kept": kept, "rejected": rejected}
+        self._output = output
+        self.open: dict[str, object] = {}
+
+    def get(self, kind: str):
+        if kind not in self.open:
+            self.open[kind] = self._make[kind]() if kind in self._make else self._output(kind)
+        return self.open[kind]
 
 
 class _Tally:
-    """Counts what passes through and routes it to the kept or rejected writer."""
+    """Counts what passes through and routes it to its sink; applies tag mode."""
 
-    def __init__(self, kept, rejected):
-        self.kept, self.rejected = kept, rejected
+    def __init__(self, stage: Stage, sinks: Sinks, progress: ShardProgress | None):
+        self.sinks, self.progress = sinks, progress
+        self.tag = stage.config.mode == "tag"
+        self.reason_column = stage.reason_column()
         self.stats = ShardStats()
 
-    def read(self, docs: Iterable[dict]) -> Iterator[dict]:
-        """Count input documents; those the reader already rejected skip the stage."""
+    def reader_rejected(self, doc: dict) -> None:
+        self.stats.docs_in += 1
+        self.write(doc)
+
+    def rows(self, docs: Iterable[dict]) -> Iterator[dict]:
         for doc in docs:
             self.stats.docs_in += 1
-            if doc.get(REJECT_REASON):
-                self.write(doc)
-            else:
-                yield doc
+            if self.progress is not None:
+                self.progress.tick()
+            yield doc
 
     def write(self, doc: dict) -> None:
         reason = doc.get(REJECT_REASON)
+        s = self.stats
+        # tag mode keeps every document the stage would remove; records without text are not
+        # documents (an unreadable line, a non-HTML record) and are rejected in any mode
+        if reason and self.tag and not reason.startswith("read:") and isinstance(doc.get(TEXT), str):
+            doc[self.reason_column] = reason
+            del doc[REJECT_REASON]
+            doc.pop(REJECT_DETAIL, None)
+            s.tagged[reason] = s.tagged.get(reason, 0) + 1
+            reason = None
         if reason:
-            s = self.stats
             s.rejected += 1
             s.reasons[reason] = s.reasons.get(reason, 0) + 1
             lang = doc.get("language")
             if lang:
                 by_lang = s.reasons_by_language.setdefault(reason, {})
+                lang = str(lang)  # a stray non-string value must not break the tables
                 by_lang[lang] = by_lang.get(lang, 0) + 1
-            self.rejected().write(doc)
+            self.sinks.get("rejected").write(doc)
         else:
-            self.stats.kept += 1
-            self.kept().write(doc)
+            s.kept += 1
+            self.sinks.get("kept").write(doc)
 
 
-def process_shard(stage: Stage, shard: InputShard, input_hash: str, out_dir: Path, fmt: str, fingerprint: str) -> ShardStats:
+def drive(stage: Stage, shard: InputShard, sinks: Sinks, progress: ShardProgress | None = None) -> ShardStats:
+    """Run `stage` over one shard into `sinks`; a stage error becomes ShardFailed naming shard and cause."""
+    tally = _Tally(stage, sinks, progress)
+    stage._emit = lambda output, record: sinks.get(output).write(record)
+    try:
+        for doc in stage.process_shard(tally.rows(stage.rows(shard, on_reject=tally.reader_rejected)), shard):
+            tally.write(doc)
+    except (BrokenPipeError, CurateError):
+        raise
+    except Exception as e:
+        raise ShardFailed(f"{stage.name} failed on {shard.label} after {tally.stats.docs_in} documents: "
+                          f"{type(e).__name__}: {e}") from e
+    finally:
+        stage._emit = None
+    return tally.stats
+
+
+# ------------------------------------------------------------------ sharded mode
+
+
+def run_shard(stage: Stage, shard: InputShard, input_hash: str, out_dir: Path, fmt: str, fingerprint: str) -> ShardStats:
     """Run `stage` over one input shard, write its outputs atomically, then record it in the manifest."""
     t0 = time.perf_counter()
-    suffix = suffix_for(fmt)
-    writers: dict[str, ShardWriter] = {}
-
-    def writer(kind: str) -> ShardWriter:
-        if kind not in writers:
-            folder = out_dir / REJECTED_DIR if kind == "rejected" else out_dir
-            writers[kind] = ShardWriter(folder / f"{shard.name}{suffix}", fmt)
-        return writers[kind]
-
+    manifest = Manifest(out_dir)
     # a redone shard may now write nothing, or another format: its old files must not linger
-    _forget(out_dir, Manifest(out_dir), shard.name)
-    tally = _Tally(lambda: writer("kept"), lambda: writer("rejected"))
+    forget(out_dir, manifest, shard.name)
+
+    def writer(folder: Path, output_fmt: str) -> ShardWriter:
+        return ShardWriter(folder / f"{shard.name}{suffix_for(output_fmt)}", output_fmt)
+
+    sinks = Sinks(kept=lambda: writer(out_dir, fmt), rejected=lambda: writer(out_dir / REJECTED_DIR, fmt),
+                  output=lambda name: writer(out_dir / name, stage.outputs[name] or fmt))
+    size = shard.path.stat().st_size if shard.path else 0
+    progress = ShardProgress(out_dir, shard.name, size)
     try:
         stage.setup()
-        for doc in stage.process_shard(tally.read(stage.read(shard)), shard):
-            tally.write(doc)
-        written = {kind: w.commit() for kind, w in writers.items()}
-    except BaseException as e:
-        for w in writers.values():
+        stats = drive(stage, shard, sinks, progress)
+        written = {kind: w.commit() for kind, w in sinks.open.items()}
+    except BaseException:
+        for w in sinks.open.values():
             w.abort()
-        if isinstance(e, Exception):
-            raise ShardFailed(f"{stage.name} failed on {shard.label} after {tally.stats.docs_in} documents: "
-                              f"{type(e).__name__}: {e}") from e
         raise
-    tally.stats.seconds = time.perf_counter() - t0
-    stats = tally.stats
+    finally:
+        progress.done()
+    stats.seconds = time.perf_counter() - t0
+    rel = {kind: [str(p.relative_to(out_dir))] for kind, p in written.items() if p}
     entry = Entry(
         input=str(shard.path) if shard.path else "-",
         input_hash=input_hash,
-        input_size=shard.path.stat().st_size if shard.path else 0,
+        input_size=size,
         input_mtime_ns=shard.path.stat().st_mtime_ns if shard.path else 0,
         fingerprint=fingerprint,
-        outputs=[str(p.relative_to(out_dir)) for k, p in written.items() if p and k == "kept"],
-        rejected=[str(p.relative_to(out_dir)) for k, p in written.items() if p and k == "rejected"],
-        stats={"docs_in": stats.docs_in, "kept": stats.kept, "rejected": stats.rejected, "seconds": stats.seconds,
-               "reasons": stats.reasons, "reasons_by_language": stats.reasons_by_language, "source": shard.source},
+        outputs=rel.pop("kept", []),
+        rejected=rel.pop("rejected", []),
+        named_outputs=rel,
+        stats={**stats.as_dict(), "source": shard.source},
+        curate_version=__version__,
     )
-    Manifest(out_dir).save(shard.name, entry)
+    manifest.save(shard.name, entry)
     return stats
 
 
@@ -149,10 +212,10 @@ class ShardTasks(PipelineStep):
         apply_env(self.env)
         shard, input_hash = self.jobs[rank]
         try:
-            stats = process_shard(self.stage, shard, input_hash, self.out_dir, self.fmt, self.fingerprint)
+            stats = run_shard(self.stage, shard, input_hash, self.out_dir, self.fmt, self.fingerprint)
         except ShardFailed as e:
             # record and return, so the other shards finish; run_stage reports every failure at the end
-            logger.opt(exception=e.__cause__).error(str(e))
+            log.opt(exception=e.__cause__).error(str(e))
             failed = self.out_dir / FAILED_DIR
             failed.mkdir(exist_ok=True)
             (failed / f"{shard.name}.txt").write_text(str(e))
@@ -162,21 +225,40 @@ class ShardTasks(PipelineStep):
         self.stat_update("rejected", value=stats.rejected)
 
 
-def _forget(out_dir: Path, manifest: Manifest, name: str) -> None:
+def forget(out_dir: Path, manifest: Manifest, name: str) -> None:
     """Remove a shard's recorded outputs and its manifest entry (the entry first: a crash between leaves it undone)."""
     entry = manifest.load(name)
     manifest.remove(name)
-    for rel in (entry.outputs + entry.rejected) if entry else []:
+    for rel in entry.all_outputs() if entry else []:
         (out_dir / rel).unlink(missing_ok=True)
 
 
-def _remove_stale(out_dir: Path, manifest: Manifest, keep: set[str]) -> None:
+def _remove_stale(stage: Stage, out_dir: Path, manifest: Manifest, keep: set[str]) -> None:
     """Forget shards whose input is no longer among the inputs, so they do not leak downstream."""
     for name in manifest.names():
         if name not in keep:
-            _forget(out_dir, manifest, name)
-    for tmp in list(out_dir.glob(".*.tmp")) + list((out_dir / REJECTED_DIR).glob(".*.tmp")):
-        tmp.unlink(missing_ok=True)  # left by a killed run
+            forget(out_dir, manifest, name)
+    for folder in (out_dir, out_dir / REJECTED_DIR, *(out_dir / name for name in stage.outputs)):
+        remove_leftovers(folder)  # temporary files of a killed run
+
+
+def _remove_old_caches(work_dir: Path, key: str) -> None:
+    for old in work_dir.glob("cache-*") if work_dir.is_dir() else ():
+        if old.name != f"cache-{key}":
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """Fail before any work if `folder` cannot be created or written (a file in the way, read-only)."""
+    if folder.exists() and not folder.is_dir():
+        raise CurateError(f"{what} {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".curate-write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise CurateError(f"cannot write {what} {folder}: {e.strerror or e}") from None
 
 
 def run_stage(
@@ -187,37 +269,46 @@ def run_stage(
     workers: int = 1,
     fmt: str = "parquet",
     resume: bool = True,
+    watch: Watch | None = None,
 ) -> StageResult:
     """Run `stage` over `inputs` into `out_dir`, redoing only shards not already done."""
     t0 = time.perf_counter()
     stage.check()
-    if not resume and out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(out_dir)
-    _remove_stale(out_dir, manifest, {s.name for s in inputs})
+    check_writable(out_dir, "output folder")
+    with ExitStack() as locks:
+        for folder in (out_dir, *stage.locks()):
+            pass  # LOCK
+        if not resume:
+            for child in out_dir.iterdir():
+                if child.name != ".curate.lock":
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+        manifest = Manifest(out_dir)
+        _remove_stale(stage, out_dir, manifest, {s.name for s in inputs})
 
-    hashes = {s.name: manifest.input_hash(s.name, s.path) for s in inputs}
-    fingerprint = f"{stage.fingerprint()}-{fmt}"
-    if not stage.streaming:  # a global stage's every output depends on every input
-        everything = "".join(f"{n}={h};" for n, h in sorted(hashes.items()))
-        fingerprint += "-" + hashlib.sha256(everything.encode()).hexdigest()[:12]
-    pending = [s for s in inputs if not manifest.is_done(s.name, s.path, hashes[s.name], fingerprint)]
+        hashes = {s.name: manifest.input_hash(s.name, s.path) for s in inputs}
+        fingerprint = f"{stage.fingerprint()}-{fmt}"
+        if not stage.streaming:  # a global stage's every output depends on every input
+            everything = "".join(f"{n}={h};" for n, h in sorted(hashes.items()))
+            fingerprint += "-" + hashlib.sha256(everything.encode()).hexdigest()[:12]
+        pending = [s for s in inputs if not manifest.is_done(s.name, hashes[s.name], fingerprint)]
 
-    logs = out_dir / "_logs"
-    ctx = PrepareContext(
-        inputs=inputs, work_dir=out_dir / "_work", workers=workers,
-        map_shards=partial(map_in_workers, workers=workers, logging_dir=logs), key=fingerprint,
-    )
-    if pending and not stage.streaming:
-        stage.prepare(ctx)
-    jobs = [(s, hashes[s.name]) for s in pending]
-    shutil.rmtree(out_dir / FAILED_DIR, ignore_errors=True)
-    run_tasks(ShardTasks(stage, jobs, out_dir, fmt, fingerprint), len(jobs), workers, logs)
-    failures = sorted(p.read_text() for p in (out_dir / FAILED_DIR).glob("*.txt"))
-    if failures:
-        raise ShardFailed(f"{len(failures)} of {len(jobs)} shards failed:\n  " + "\n  ".join(failures))
-    stage.finalize(ctx)
+        logs = out_dir / LOGS_DIR
+        work_dir = out_dir / WORK_DIR
+        ctx = PrepareContext(stage=stage, inputs=inputs, work_dir=work_dir, workers=workers,
+                             map_shards=partial(map_in_workers, workers=workers, logging_dir=logs), key=fingerprint)
+        sizes = {s.name: s.path.stat().st_size if s.path else 0 for s in pending}
+        with watch(stage.name, out_dir, sizes, fingerprint) if watch and pending else nullcontext():
+            if pending and not stage.streaming:
+                _remove_old_caches(work_dir, fingerprint)
+                stage.prepared = stage.prepare(ctx)
+            jobs = [(s, hashes[s.name]) for s in pending]
+            shutil.rmtree(out_dir / FAILED_DIR, ignore_errors=True)
+            run_tasks(ShardTasks(stage, jobs, out_dir, fmt, fingerprint), len(jobs), workers, logs)
+        failures = sorted(p.read_text() for p in (out_dir / FAILED_DIR).glob("*.txt"))
+        if failures:
+            raise ShardFailed(f"{len(failures)} of {len(jobs)} shards failed:\n  " + "\n  ".join(failures)
+                              + f"\n(tracebacks in {logs}/logs/; finished shards are kept: fix and rerun to resume)")
+        stage.finalize(ctx)
 
     total, outputs, problems = ShardStats(), [], []
     for shard in inputs:
@@ -225,52 +316,99 @@ def run_stage(
         if entry is None:
             problems.append(f"{shard.label}: no manifest entry after the run")
             continue
-        s = entry.stats
-        total.add(ShardStats(s["docs_in"], s["kept"], s["rejected"], s["seconds"], s["reasons"], s["reasons_by_language"]))
+        total.add(ShardStats.from_dict(entry.stats))
         outputs += [InputShard(out_dir / rel, shard.name, shard.source) for rel in entry.outputs]
-    result = StageResult(stage.name, out_dir, outputs, total, len(inputs), len(pending), time.perf_counter() - t0, problems=problems)
+    result = StageResult(stage.name, out_dir, outputs, total, len(inputs), len(pending), time.perf_counter() - t0,
+                         problems=problems)
     result.summary = stage.summary(total)
     return result
+
+
+# ------------------------------------------------------------------ stream mode
 
 
 def stream_stage(stage: Stage, inputs: list[InputShard], out: BinaryIO, rejected_path: Path, fmt: str = "jsonl",
                  work_dir: Path | None = None) -> StageResult:
     """Run `stage` in this process, kept documents as JSONL to `out`, rejected ones to a file.
 
-    Streaming stages read stdin as it arrives; a global stage (dedup, keep-top) needs its
-    inputs as files, so the caller spools stdin first, and `work_dir` is its scratch space.
+    Named outputs go to `<rejected folder's parent>/<output>/<rejected file's name>`. Streaming
+    stages read stdin as it arrives; a global stage needs its inputs as files (see `run`).
     """
     t0 = time.perf_counter()
     stage.check()
-    ctx = PrepareContext(inputs=inputs, work_dir=work_dir or rejected_path.parent / f"_work-{stage.name}", workers=1,
-                         map_shards=lambda fn, items: [fn(x) for x in items], key="stream")
-    if not stage.streaming:
-        stage.prepare(ctx)
-    kept = StreamWriter(out)
-    rejected: list[ShardWriter] = []
-
-    def rejected_writer() -> ShardWriter:
-        if not rejected:
-            rejected.append(ShardWriter(rejected_path, fmt))
-        return rejected[0]
-
-    tally = _Tally(lambda: kept, rejected_writer)
-    stage.setup()
-    for shard in inputs:
+    outputs_root = rejected_path.parent.parent
+    for folder in (rejected_path.parent, *(outputs_root / name for name in stage.outputs)):
+        check_writable(folder, "folder")
+    stem = rejected_path.name.removesuffix(suffix_for(fmt))
+    with ExitStack() as locks:
+        for folder in stage.locks():
+            pass  # LOCK
+        ctx = PrepareContext(stage=stage, inputs=inputs, work_dir=work_dir or rejected_path.parent / f"_work-{stage.name}",
+                             workers=1, map_shards=lambda fn, items: [fn(x) for x in items], key="stream")
+        if not stage.streaming:
+            stage.prepared = stage.prepare(ctx)
+        kept = StreamWriter(out)
+        sinks = Sinks(kept=lambda: kept, rejected=lambda: ShardWriter(rejected_path, fmt),
+                      output=lambda name: ShardWriter(outputs_root / name / f"{stem}{suffix_for(stage.outputs[name] or fmt)}",
+                                                      stage.outputs[name] or fmt))
+        stage.setup()
+        total = ShardStats()
+        token = REJECTS_TO.set(str(rejected_path))
         try:
-            for doc in stage.process_shard(tally.read(stage.read(shard)), shard):
-                tally.write(doc)
-        except (BrokenPipeError, ShardFailed):
-            raise
-        except Exception as e:
-            raise ShardFailed(f"{stage.name} failed on {shard.label} after {tally.stats.docs_in} documents: "
-                              f"{type(e).__name__}: {e}") from e
-    kept.commit()
-    if rejected:
-        rejected[0].commit()
-    stage.finalize(ctx)
-    tally.stats.seconds = time.perf_counter() - t0
-    result = StageResult(stage.name, None, [], tally.stats, len(inputs), len(inputs), tally.stats.seconds)
-    result.summary = stage.summary(tally.stats)
+            for shard in inputs:
+                total.add(drive(stage, shard, sinks))
+        finally:
+            REJECTS_TO.reset(token)
+        for w in sinks.open.values():
+            w.commit()
+        stage.finalize(ctx)
+    total.seconds = time.perf_counter() - t0
+    result = StageResult(stage.name, None, [], total, len(inputs), len(inputs), total.seconds)
+    result.summary = stage.summary(total)
     return result
 
+
+# ------------------------------------------------------------------ one stage command
+
+
+def _spool_stdin(folder: Path) -> Path:
+    """Copy JSONL from stdin to a file, for stages that need their input as files."""
+    path = folder / "stdin.jsonl"
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+    return path
+
+
+def run(stage: Stage, input_args: list[str], output: str, *, workers: int = 1, fmt: str = "parquet",
+        resume: bool = True, rejected: Path = Path(REJECTED_DIR), source: str | None = None,
+        watch: Watch | None = None) -> tuple[StageResult, Path | None]:
+    """What `curate STAGE INPUT... -o OUTPUT` does: a stream when OUTPUT is `-`, else shards.
+
+    Returns the result and, in stream mode, the file rejected documents went to. Stdin is read
+    as it arrives by streaming stages and spooled to a file first for global ones.
+    """
+    if not input_args:
+        raise CurateError(f"{stage.name}: give at least one INPUT (a file, folder, glob, or - for stdin)")
+    if STDIN in input_args and ".jsonl" not in stage.input_suffixes:
+        raise CurateError(f"{stage.name} reads files ({', '.join(stage.input_suffixes)}), not JSONL on stdin: name the files")
+    shards = resolve_inputs(input_args, stage.input_suffixes, source=source)
+    stage.check_columns()
+
+    def spooled(folder: Path) -> list[InputShard]:
+        if all(s.path is not None for s in shards) or (output == "-" and stage.streaming):
+            return shards
+        folder.mkdir(parents=True, exist_ok=True)
+        path = _spool_stdin(folder)
+        return [InputShard(path, "stdin", s.source) if s.path is None else s for s in shards]
+
+    if output != "-":
+        out_dir = Path(output)
+        check_writable(out_dir, "output folder")
+        with nullcontext():  # LOCK
+            inputs = spooled(out_dir / "_stdin")
+            return run_stage(stage, inputs, out_dir, workers=workers, fmt=fmt, resume=resume, watch=watch), None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    rejected_path = rejected / f"{stage.name}-{stamp}-{os.getpid()}.jsonl"
+    with tempfile.TemporaryDirectory(prefix=f"curate-{stage.name}-") as scratch:
+        inputs = spooled(Path(scratch))
+        return stream_stage(stage, inputs, sys.stdout.buffer, rejected_path, work_dir=Path(scratch) / "work"), rejected_path

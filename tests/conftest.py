@@ -43,6 +43,16 @@ def run_cli(*args: str, input: bytes | None = None, env: dict | None = None, cwd
 
 
 @pytest.fixture
+def caplog(caplog):
+    """pytest's caplog, also fed by loguru (curate's logger)."""
+    from curate.logs import log
+
+    handler_id = log.add(caplog.handler, format="{message}", level=0)
+    yield caplog
+    log.remove(handler_id)
+
+
+@pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")

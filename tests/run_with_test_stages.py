@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import stages_for_tests  # noqa: E402,F401 - registers test-slow-copy
 
-from curate.cli import main  # noqa: E402
+from curate.cli import entry_point  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    entry_point()

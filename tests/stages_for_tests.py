@@ -8,7 +8,8 @@ import pyarrow as pa
 from pydantic import Field
 
 from curate.records import reject
-from curate.stage import Stage, StageConfig, register
+from curate.stage import Stage, StageConfig
+from curate.stages import register
 
 
 class SlowCopyConfig(StageConfig):

@@ -1,7 +1,7 @@
 """configs/README.md documents every key of every stage, because it is generated from the code."""
 
 from curate.config_docs import render
-from curate.stage import STAGES
+from curate.stages import load_stages
 from tests.conftest import ROOT
 
 
@@ -12,7 +12,7 @@ def test_config_reference_is_current():
 
 def test_every_stage_option_is_documented():
     text = render()
-    for name, cls in STAGES.items():
+    for name, cls in load_stages().items():
         if cls.__module__.startswith("curate.stages."):
             assert f"### `{name}`" in text
             for key in cls.Config.model_fields:

@@ -51,13 +51,17 @@ def out_ids(path: Path) -> list[str]:
 
 def cli_in_process(monkeypatch, env: dict, *args: str):
     """`curate ARGS` in this process (a fresh interpreter costs seconds here); output is stdout+stderr."""
-    from typer.testing import CliRunner
+    import sys
 
-    from curate.cli import app
+    import click
+    from click.testing import CliRunner
+
+    from curate.cli import main
 
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    return CliRunner().invoke(app, list(args))
+    # through main(), which maps errors to messages and exit codes as the installed command does
+    return CliRunner().invoke(click.Command("curate", callback=lambda: sys.exit(main(list(args)))), [])
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from curate.inputs import resolve_inputs
 from curate.models import list_models, models_dir
 from curate.runner import run_stage
 from curate.sample import generate_sample
-from curate.stage import StageError
+from curate.errors import StageError
 from curate.stages.model_filter import ModelFilterConfig, ModelFilterStage
 from curate.stages.model_filter.train import TrainParams, train_classifier
 from tests.conftest import ROOT, read_docs, run_cli, write_jsonl
@@ -141,7 +141,7 @@ def test_keep_top_resume_redoes_nothing_and_input_change_redoes_all(quality, tmp
     _corpus(tmp_path / "in", [50, 70], seed=2)  # one shard grows: the global cut moves, both redo
     result = run_stage(stage, resolve_inputs([str(tmp_path / "in")], ModelFilterStage.input_suffixes), tmp_path / "out")
     assert result.shards_run == 2 and result.stats.kept == 24
-    assert len(list((tmp_path / "out" / "_work" / "scores").glob("*.parquet"))) == 2  # stale caches removed
+    assert len(list((tmp_path / "out" / "_work").glob("cache-*/*.parquet"))) == 2  # stale caches removed
 
 
 def test_several_models_in_one_pass_and_multiclass_expected_value(quality, models, tmp_path):

@@ -41,7 +41,7 @@ def test_writer_unifies_schema_across_row_groups(tmp_path, monkeypatch):
     # a column null in the first row group and typed later, and a column that appears late
     import curate.shards as shards
 
-    monkeypatch.setattr(shards, "ROW_GROUP_ROWS", 2)
+    monkeypatch.setattr(shards.write, "ROW_GROUP_ROWS", 2)
     w = ShardWriter(tmp_path / "out.parquet", "parquet")
     w.write({"id": "1", "text": "a", "title": None})
     w.write({"id": "2", "text": "b", "title": None})

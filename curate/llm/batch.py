@@ -15,7 +15,6 @@ Output lines come in no guaranteed order, so answers are always joined by custom
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -24,7 +23,9 @@ from pathlib import Path
 
 import orjson
 
-log = logging.getLogger(__name__)
+from curate.atomic import temp_path
+from curate.errors import CurateError
+from curate.logs import log
 
 CHAT_URL = "/v1/chat/completions"
 # The OpenAI Batch API's per-file limits; vllm run-batch has none, but keeping them means a request
@@ -33,7 +34,7 @@ MAX_LINES = 50_000
 MAX_BYTES = 200 * 2**20
 
 
-class BatchFileError(ValueError):
+class BatchFileError(CurateError, ValueError):
     """A request or response file that cannot be read; the message names the file and line."""
 
 
@@ -137,7 +138,7 @@ class RequestWriter:
         if self._file is not None and (self._lines >= self.max_lines or self._bytes + len(line) > self.max_bytes):
             self._finish_file()
         if self._file is None:
-            self._tmp = self.out_dir / f".{self._name(len(self.paths)).name}.{os.getpid()}.tmp"
+            self._tmp = temp_path(self._name(len(self.paths)))
             self._file = open(self._tmp, "wb")
             self._lines = self._bytes = 0
         self._file.write(line)
@@ -209,7 +210,7 @@ def _iter_lines(path: Path, tolerate_torn_tail: bool) -> Iterator[tuple[int, dic
                 obj = orjson.loads(raw)
             except orjson.JSONDecodeError as e:
                 if tolerate_torn_tail and not raw.endswith(b"\n"):
-                    log.warning("%s:%d: incomplete last line (an interrupted write), ignored", path, lineno)
+                    log.warning("{}:{}: incomplete last line (an interrupted write), ignored", path, lineno)
                     return
                 raise BatchFileError(f"{path}:{lineno}: not a JSON line ({e})") from None
             if not isinstance(obj, dict):
@@ -332,7 +333,7 @@ def read_responses(paths, known_ids: Iterable[str] | None = None) -> Responses:
         else:
             out[ans.custom_id] = ans
     if out.unknown:
-        log.warning("%d response(s) match no request, ignored (first: %s)", len(out.unknown), out.unknown[0])
+        log.warning("{} response(s) match no request, ignored (first: {})", len(out.unknown), out.unknown[0])
     if out.duplicates:
-        log.warning("%d duplicate response(s) ignored (the first answer per custom_id is kept)", out.duplicates)
+        log.warning("{} duplicate response(s) ignored (the first answer per custom_id is kept)", out.duplicates)
     return out

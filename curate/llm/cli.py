@@ -10,8 +10,7 @@ from typing import List, Optional
 
 import typer
 
-EXIT_USAGE = 2
-EXIT_FAILED = 1
+from curate.errors import EXIT_FAILED, CurateError
 
 app = typer.Typer(
     help=(
@@ -23,6 +22,7 @@ app = typer.Typer(
         "--model NAME"
     ),
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -30,11 +30,6 @@ def _console():
     from rich.console import Console
 
     return Console(stderr=True)
-
-
-def _fail(msg: str, code: int = EXIT_USAGE) -> typer.Exit:
-    _console().print(f"[bold red]error:[/bold red] {msg}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _progress_line(s) -> str:
@@ -69,8 +64,7 @@ def run(
     import sys
     import time
 
-    from curate.llm.batch import BatchFileError
-    from curate.llm.client import LLMRunError, run_requests
+    from curate.llm.client import run_requests
 
     console = _console()
     live = None
@@ -93,10 +87,8 @@ def run(
         s = run_requests(requests, output, endpoint, model=model, concurrency=concurrency, api_key_env=api_key_env,
                          timeout=timeout, max_retries=max_retries, backoff_base=backoff, backoff_max=max_backoff,
                          on_progress=on_progress)
-    except (LLMRunError, BatchFileError) as e:
-        raise _fail(str(e)) from None
     except KeyboardInterrupt:
-        raise _fail("interrupted; rerun the same command to resume", 130) from None
+        raise CurateError("interrupted; rerun the same command to resume", 130) from None
     finally:
         if live is not None:
             live.stop()
@@ -122,11 +114,9 @@ def serve(
 
     The default model, SmolLM2-135M-Instruct (Q4_1), is plumbing grade: it follows a JSON schema given as response_format, not free-text instructions. Use it to test export -> run -> import, not as a real annotator.
     """
-    from curate.llm.serve import ServeError, serve_forever
+    from curate.llm.serve import serve_forever
 
     try:
         serve_forever(model=model, port=port, threads=threads, ctx_size=ctx_size, parallel=parallel)
-    except ServeError as e:
-        raise _fail(str(e)) from None
     except KeyboardInterrupt:
         pass

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import logging
 import os
 import random
 import time
@@ -31,16 +30,17 @@ from pathlib import Path
 import httpx
 import orjson
 
+from curate.errors import CurateError
+from curate.logs import log
 from curate.llm.batch import expand_paths, read_requests, response_line
 
-log = logging.getLogger(__name__)
 
 DEFAULT_KEY_ENV = "CURATE_LLM_API_KEY"
 RETRY_STATUS = {408, 409, 425, 429}  # plus every 5xx
 MAX_RETRY_AFTER = 600.0
 
 
-class LLMRunError(Exception):
+class LLMRunError(CurateError):
     """A problem that stops the whole run (configuration, authentication); the message is one line."""
 
 
@@ -146,7 +146,7 @@ def scan_answered(out_path: Path) -> tuple[set[str], dict[str, int]]:
             for k in usage:
                 usage[k] += int(u.get(k) or 0)
     if good_end < out_path.stat().st_size:
-        log.warning("%s: cutting an incomplete last line left by an interrupted run", out_path)
+        log.warning("{}: cutting an incomplete last line left by an interrupted run", out_path)
         with open(out_path, "r+b") as f:
             f.truncate(good_end)
     return done, usage

@@ -17,12 +17,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-from curate.stage import StageError
+from curate.errors import CurateError, StageError
 
 DEFAULT_MODEL = "smollm2-135m"
 
 
-class ServeError(Exception):
+class ServeError(CurateError):
     """The server cannot start (model missing or corrupt, port in use); one line."""
 
 

@@ -12,9 +12,10 @@ from collections.abc import Iterable, Iterator
 from pydantic import Field
 
 from curate.inputs import InputShard
-from curate.records import ID, TEXT, URL, reject
+from curate.records import ID, TEXT, URL
 from curate.shards import read_shard
-from curate.stage import Stage, StageConfig, register
+from curate.stage import Stage, StageConfig
+from curate.stages import register
 
 
 class IngestConfig(StageConfig):
@@ -44,6 +45,6 @@ class IngestStage(Stage):
         for doc in docs:
             text = doc[TEXT]
             if not self.config.keep_empty and not text.strip():
-                yield reject(doc, "ingest:empty_text")
+                yield self.reject(doc, "empty_text")
             else:
                 yield doc

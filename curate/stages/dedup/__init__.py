@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import shutil
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -20,15 +20,16 @@ import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
 from curate.inputs import InputShard
-from curate.records import ID, reject
-from curate.stage import PrepareContext, Stage, StageConfig, StageError, register
-from curate.stages.dedup.cluster import ClusterSettings, cluster, sql_str, survivors
+from curate.logs import log
+from curate.records import ID
+from curate.errors import StageError
+from curate.stage import PrepareContext, Stage, StageConfig
+from curate.stages import register
+from curate.stages.dedup.cluster import ClusterSettings, cluster
 from curate.stages.dedup.curve import register_curve_command
 from curate.stages.dedup.index import DedupIndex
 from curate.stages.dedup.lsh import PRESETS, MinHashParams
-from curate.stages.dedup.sign import band_column, sign_shard
-
-log = logging.getLogger("curate")
+from curate.stages.dedup.sign import sign_shard
 
 DUPLICATE_OF, CLUSTER_SIZE = "duplicate_of", "dup_cluster_size"
 
@@ -59,6 +60,14 @@ class DedupConfig(StageConfig):
         return self
 
 
+@dataclass(frozen=True)
+class DedupPlan:
+    """What the global pass hands to every shard: where the per-shard decisions are."""
+
+    decisions: Path  # Parquet partitioned by shard_no: row, id, cluster_size, rule, duplicate_of
+    shard_nos: dict[str, int]  # input shard name -> its number in the clustering
+
+
 @register
 class DedupStage(Stage):
     """Remove exact and near-duplicate documents (MinHash LSH), within or across sources and dumps."""
@@ -68,6 +77,7 @@ class DedupStage(Stage):
     streaming = False
     columns = {DUPLICATE_OF: pa.string(), CLUSTER_SIZE: pa.int64()}
     cli_commands = [register_curve_command]
+    prepared: DedupPlan | None = None
     examples = (
         "curate dedup runs/filtered -o runs/dedup\n"
         "curate dedup dump-2024-10/ -o out/2024-10 --index dedup-index/ --source-priority wikipedia,news\n"
@@ -82,12 +92,13 @@ class DedupStage(Stage):
         bands = c.bands or base.bands
         rows = c.rows or (c.hashes // bands if c.hashes else base.rows)
         self.params = MinHashParams(ngram=c.ngram or base.ngram, bands=bands, rows=rows, seed=c.seed)
-        self._decisions: Path | None = None
-        self._shard_nos: dict[str, int] = {}
 
     def check(self) -> None:
         if self.config.index is not None:
             DedupIndex(self.config.index, self.params).check()
+
+    def locks(self) -> list[Path]:
+        return [self.config.index] if self.config.index is not None else []
 
     def _settings(self, workers: int) -> ClusterSettings:
         c = self.config
@@ -95,39 +106,34 @@ class DedupStage(Stage):
                                c.memory_limit, workers, self.params.hashes, c.min_similarity)
 
     def _run_key(self, ctx: PrepareContext) -> str:
-        """Names this run's cached work and index part: changes with the inputs, the config and the
-        output folder (the same dump written elsewhere is another run, deduplicated against this one)."""
+        """Names this run's part of the index: changes with the inputs, the config and the output
+        folder (the same dump written elsewhere is another run, deduplicated against this one)."""
         parts = [ctx.key, self.fingerprint(), str(ctx.work_dir.resolve())]
         for s in ctx.inputs:
             st = s.path.stat() if s.path else None
             parts.append(f"{s.name}|{s.path}|{st.st_size if st else 0}|{st.st_mtime_ns if st else 0}")
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
-    def prepare(self, ctx: PrepareContext) -> None:
-        key = self._run_key(ctx)
-        work = ctx.work_dir / key
-        work.mkdir(parents=True, exist_ok=True)
-        for old in ctx.work_dir.iterdir():  # an earlier config's or input's work is never reused
-            if old.is_dir() and old.name != key:
-                _rmtree(old)
-        self._shard_nos = {s.name: i for i, s in enumerate(ctx.inputs)}
-        self._decisions = work / "decisions"
+    def prepare(self, ctx: PrepareContext) -> DedupPlan:
+        work = ctx.cache_path("clustering")
+        plan = DedupPlan(work / "decisions", {s.name: i for i, s in enumerate(ctx.inputs)})
         done = work / "clustered.json"
         if done.exists():
-            log.info("dedup: reusing clustering in %s", work)
-            return
+            log.info("dedup: reusing clustering in {}", work)
+            return plan
         jobs = [(self, s, i, str(work / "keys" / f"{i:06d}.parquet")) for i, s in enumerate(ctx.inputs)]
         ctx.map_shards(sign_shard, jobs)
         index = DedupIndex(self.config.index, self.params) if self.config.index else None
-        _rmtree(self._decisions)
-        stats = cluster([Path(j[3]) for j in jobs], index, key, self._settings(ctx.workers), work)
-        log.info("dedup: %s", stats)
+        shutil.rmtree(plan.decisions, ignore_errors=True)  # a killed run's partial decisions
+        stats = cluster([Path(j[3]) for j in jobs], index, self._run_key(ctx), self._settings(ctx.workers), work)
+        log.info("dedup: {}", stats)
         done.write_text(json.dumps(stats))
+        return plan
 
     def process_shard(self, docs: Iterable[dict], shard: InputShard) -> Iterator[dict]:
-        if self._decisions is None:
+        if self.prepared is None:
             raise StageError("dedup: process_shard called before prepare (dedup cannot stream)")
-        decided = _load_decisions(self._decisions, self._shard_nos[shard.name])
+        decided = _load_decisions(self.prepared.decisions, self.prepared.shard_nos[shard.name])
         for row, doc in enumerate(docs):
             d = decided.get(row)
             if d is None:
@@ -138,9 +144,9 @@ class DedupStage(Stage):
                 raise StageError(f"dedup: decisions for {shard.label} do not match its documents "
                                  f"(row {row}: {d['id']!r} vs {doc[ID]!r}); rerun with --fresh")
             doc[CLUSTER_SIZE] = d["cluster_size"]
-            if d["reason"]:
+            if d["rule"]:
                 doc[DUPLICATE_OF] = d["duplicate_of"]
-                yield reject(doc, d["reason"], f"duplicate of {d['duplicate_of']} (cluster of {d['cluster_size']})")
+                yield self.reject(doc, d["rule"], f"duplicate of {d['duplicate_of']} (cluster of {d['cluster_size']})")
             else:
                 yield doc
 
@@ -150,41 +156,19 @@ class DedupStage(Stage):
     def finalize(self, ctx: PrepareContext) -> None:
         if self.config.index is None:
             return
-        key = self._run_key(ctx)
         index = DedupIndex(self.config.index, self.params)
+        key = self._run_key(ctx)
         if index.is_committed(key):
             return
-        work = ctx.work_dir / key
+        work = ctx.cache_path("clustering")
         if not (work / "clustered.json").exists():
             raise StageError(f"dedup: no clustering found in {work} to add to the index; rerun with --fresh")
-        first_iid = index.size(exclude=key)
-        staging = index.staging(key)
-        _rmtree(staging)
-        con, sql = survivors(work, self._settings(ctx.workers))
-        bands = self.params.bands if self.config.method != "exact" else 0
-        con.execute(f"CREATE TEMP TABLE kept AS SELECT {first_iid} + row_number() OVER (ORDER BY ord) - 1 AS iid, * FROM ({sql})")
-        count = con.execute("SELECT count(*) FROM kept").fetchall()[0][0]
-        (staging / "docs").mkdir(parents=True)
-        sketch = ", sketch" if bands else ""
-        con.execute(f"COPY (SELECT iid, id, source, exact_hi, exact_lo, url{sketch} FROM kept ORDER BY iid) "
-                    f"TO {sql_str(staging / 'docs' / f'part-{key}.parquet')} (FORMAT parquet)")
-        for i in range(bands):
-            folder = staging / "bands" / f"band={i:03d}"
-            folder.mkdir(parents=True)
-            con.execute(f"COPY (SELECT iid, source, {band_column(i)} AS key FROM kept WHERE {band_column(i)} IS NOT NULL) "
-                        f"TO {sql_str(folder / f'part-{key}.parquet')} (FORMAT parquet)")
-        con.close()
-        index.commit(key, first_iid, count)
-        log.info("dedup: added %d documents to the index %s", count, self.config.index)
+        index.append(key, work, self._settings(ctx.workers))
 
 
 def _load_decisions(folder: Path, shard_no: int) -> dict[int, dict]:
     part = folder / f"shard_no={shard_no}"
     if not part.exists():
         return {}
-    table = pq.read_table(part, columns=["row", "id", "cluster_size", "reason", "duplicate_of"])
+    table = pq.read_table(part, columns=["row", "id", "cluster_size", "rule", "duplicate_of"])
     return {r["row"]: r for r in table.to_pylist()}
-
-
-def _rmtree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-from curate.stages.dedup.index import DedupIndex
 from curate.stages.dedup.sign import band_column, sketch_similarity
 from curate.stages.dedup.unionfind import UnionFind
+
+if TYPE_CHECKING:
+    from curate.stages.dedup.index import DedupIndex
 
 PAIR_BATCH = 1 << 20  # pairs fetched from DuckDB at a time
 
@@ -149,9 +152,9 @@ def cluster(sig_files: list[Path], index: DedupIndex | None, run_key: str, s: Cl
         COPY (
             SELECT d.shard_no, d.row, d.id, o.size AS cluster_size,
                    CASE WHEN o.ord = o.root THEN NULL
-                        WHEN d.exact_hi = r.exact_hi AND d.exact_lo = r.exact_lo THEN 'dedup:exact'
-                        WHEN d.url = r.url THEN 'dedup:url'
-                        ELSE 'dedup:minhash' END AS reason,
+                        WHEN d.exact_hi = r.exact_hi AND d.exact_lo = r.exact_lo THEN 'exact'
+                        WHEN d.url = r.url THEN 'url'
+                        ELSE 'minhash' END AS rule,
                    CASE WHEN o.ord = o.root THEN NULL ELSE r.id END AS duplicate_of
             FROM outcome o JOIN docs d ON d.ord = o.ord JOIN ({root_info}) r ON r.ord = o.root
         ) TO {sql_str(decisions)} (FORMAT parquet, PARTITION_BY (shard_no), OVERWRITE_OR_IGNORE)

@@ -20,9 +20,13 @@ import os
 import shutil
 from pathlib import Path
 
-from curate.stage import StageError
+from curate.atomic import write_atomic
+from curate.errors import StageError
+from curate.logs import log
+from curate.stages.dedup.cluster import ClusterSettings, sql_str, survivors
 from curate.stages.dedup.lsh import MinHashParams
 from curate.stages.dedup.minhash import HASH_SCHEME
+from curate.stages.dedup.sign import band_column
 
 FORMAT = 1
 
@@ -80,19 +84,36 @@ class DedupIndex:
         self.root.mkdir(parents=True, exist_ok=True)
         meta_path = self.root / "meta.json"
         if not meta_path.exists():
-            _atomic_write(meta_path, json.dumps(_meta(self.params), indent=1))
+            write_atomic(meta_path, json.dumps(_meta(self.params), indent=1))
         staging = self.staging(key)
         if staging.exists():
             for src in sorted(p for p in staging.rglob("*.parquet")):
                 dst = self.root / src.relative_to(staging)
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(src, dst)
-        _atomic_write(self.root / "runs" / f"{key}.json", json.dumps({"key": key, "first_iid": first_iid, "docs": docs}))
+        write_atomic(self.root / "runs" / f"{key}.json", json.dumps({"key": key, "first_iid": first_iid, "docs": docs}))
         shutil.rmtree(staging, ignore_errors=True)
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    def append(self, key: str, work: Path, settings: ClusterSettings) -> None:
+        """Add a run's survivors (from its clustering in `work`) to the index as run `key`; idempotent."""
+        if self.is_committed(key):
+            return
+        first_iid = self.size(exclude=key)
+        staging = self.staging(key)
+        shutil.rmtree(staging, ignore_errors=True)
+        con, sql = survivors(work, settings)
+        bands = self.params.bands if settings.method != "exact" else 0
+        con.execute(f"CREATE TEMP TABLE kept AS SELECT {first_iid} + row_number() OVER (ORDER BY ord) - 1 AS iid, * FROM ({sql})")
+        count = con.execute("SELECT count(*) FROM kept").fetchall()[0][0]
+        (staging / "docs").mkdir(parents=True)
+        sketch = ", sketch" if bands else ""
+        con.execute(f"COPY (SELECT iid, id, source, exact_hi, exact_lo, url{sketch} FROM kept ORDER BY iid) "
+                    f"TO {sql_str(staging / 'docs' / f'part-{key}.parquet')} (FORMAT parquet)")
+        for i in range(bands):
+            folder = staging / "bands" / f"band={i:03d}"
+            folder.mkdir(parents=True)
+            con.execute(f"COPY (SELECT iid, source, {band_column(i)} AS key FROM kept WHERE {band_column(i)} IS NOT NULL) "
+                        f"TO {sql_str(folder / f'part-{key}.parquet')} (FORMAT parquet)")
+        con.close()
+        self.commit(key, first_iid, count)
+        log.info("dedup: added {} documents to the index {}", count, self.root)

@@ -1,20 +1,21 @@
 """The per-shard pass: each document's exact key, URL key, MinHash band keys and sketch, to Parquet.
 
 Runs in worker processes (one input shard each). Rows are numbered in the order the stage
-sees documents in `process_shard` (reader-rejected records skipped), which is how the
-decisions are matched back to documents.
+sees documents in `process_shard` (`Stage.rows`), which is how the decisions are matched back
+to documents.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.records import ID, REJECT_REASON, SOURCE, TEXT, URL
+from curate.atomic import atomic_path
+from curate.batching import batched
+from curate.records import ID, SOURCE, TEXT, URL
 from curate.stages.dedup.lsh import band_keys
 from curate.stages.dedup.minhash import MinHasher
 from curate.stages.dedup.normalize import exact_key, url_key
@@ -57,23 +58,13 @@ def sign_shard(job: tuple) -> int:
     hasher = MinHasher(p.ngram, p.hashes, p.seed) if cfg.method != "exact" else None
     bands = p.bands if hasher else 0
     schema = sig_schema(bands, p.hashes if hasher else 0)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    out.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
-    with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-        batch: list[dict] = []
-        for doc in stage.read(shard):
-            if doc.get(REJECT_REASON):
-                continue
-            batch.append(doc)
-            if len(batch) == BATCH:
-                writer.write_table(_keys(batch, rows, shard_no, stage, hasher, schema))
-                rows += len(batch)
-                batch = []
-        if batch or rows == 0:
+    with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        for batch in batched(stage.rows(shard), BATCH):
             writer.write_table(_keys(batch, rows, shard_no, stage, hasher, schema))
             rows += len(batch)
-    os.replace(tmp, out)
+        if rows == 0:
+            writer.write_table(_keys([], 0, shard_no, stage, hasher, schema))
     return rows
 
 

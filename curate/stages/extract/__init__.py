@@ -25,7 +25,9 @@ from curate.inputs import InputShard
 from curate.langid import predict_languages
 from curate.models import resolve_model
 from curate.records import ID, REJECT_REASON, SOURCE, TEXT, URL, reject
-from curate.stage import Stage, StageConfig, StageError, register
+from curate.errors import StageError
+from curate.stage import Stage, StageConfig
+from curate.stages import register
 from curate.stages.extract.boilerplate import ExtractOptions, extract_main_text
 from curate.stages.extract.deadline import DocumentTimeout, time_limit
 from curate.stages.extract.html import binary_reason, decode_html

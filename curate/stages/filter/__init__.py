@@ -3,7 +3,8 @@
 Every active rule measures the document from shared `Features` (tokenized once) and compares
 the measurement with its threshold, resolved per document language. `--mode drop` rejects a
 document at its first failing rule (`filter:<rule>`, all failing rules in `filter_failed`);
-`--mode tag` keeps everything and writes each measurement and pass/fail as columns.
+`--mode tag` keeps everything (the runner writes the first failing rule to `filter_reason`) and
+also writes each measurement and pass/fail as columns.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any, Literal, Optional
 import pyarrow as pa
 from pydantic import Field, create_model, model_validator
 
-from curate.records import TEXT, reject
-from curate.stage import Stage, StageConfig, register
+from curate.records import TEXT
+from curate.stage import Stage, StageConfig, StageSummary
+from curate.stages import register
 from curate.stages.filter import c4
 from curate.stages.filter.features import Features
 from curate.stages.filter.presets import ALL_RULES, PRESETS, THRESHOLDS
@@ -35,8 +37,6 @@ def pass_column(rule: str) -> str:
 class _FilterOptions(StageConfig):
     preset: Literal["fineweb", "gopher", "c4", "refinedweb", "none"] = Field(
         "fineweb", description="Which published recipe's rules and thresholds to start from.")
-    mode: Literal["drop", "tag"] = Field(
-        "drop", description="drop: reject documents failing a rule; tag: keep all, write measurements as columns.")
     enable: list[str] = Field([], description="Rules to add to the preset's, by name.")
     disable: list[str] = Field([], description="Rules of the preset to skip, by name.")
     all_failures: bool = Field(
@@ -80,6 +80,7 @@ class FilterStage(Stage):
     name = "filter"
     Config = FilterConfig
     version = "1"
+    reads = {"language": str}
     columns = {
         FAILED: pa.list_(pa.string()),
         **{value_column(r): pa.float64() for r in ALL_RULES},
@@ -150,11 +151,10 @@ class FilterStage(Stage):
                 for rule, value, bad in results:
                     doc[value_column(rule.name)] = None if value is None else float(value)
                     doc[pass_column(rule.name)] = not bad
-                yield doc
-            elif failed:
-                yield reject(doc, f"filter:{failed[0]}")
+            if failed:
+                yield self.reject(doc, failed[0])
             else:
-                if "clean" in f.memo and params["c4_clean_text"]:
+                if not tag and "clean" in f.memo and params["c4_clean_text"]:
                     doc[TEXT] = f.memo["clean"].text
                 yield doc
 
@@ -163,9 +163,7 @@ class FilterStage(Stage):
 
         return {"datatrove": version("datatrove")}  # its word lists, blocklists and punctuation sets
 
-    def summary(self, stats) -> Any:
-        from rich.table import Table
-
+    def summary(self, stats) -> StageSummary | None:
         reasons = {k: v for k, v in stats.reasons.items() if k.startswith("filter:")}
         if not reasons:
             return None
@@ -175,20 +173,13 @@ class FilterStage(Stage):
             for lang, n in by_lang.get(reason, {}).items():
                 totals[lang] = totals.get(lang, 0) + n
         langs = sorted(totals, key=lambda lang: -totals[lang])[:8]
-        table = Table(title="filter: documents removed per rule (first failing rule), by language")
-        table.add_column("rule", no_wrap=True)
-        table.add_column("all", justify="right")
-        for lang in langs:
-            table.add_column(lang, justify="right")
-        if len(totals) > len(langs) or any(sum(by_lang.get(r, {}).values()) < n for r, n in reasons.items()):
-            table.add_column("other", justify="right")
-            other = True
-        else:
-            other = False
+        other = len(totals) > len(langs) or any(sum(by_lang.get(r, {}).values()) < n for r, n in reasons.items())
+        rows = []
         for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
             row = by_lang.get(reason, {})
-            cells = [reason.removeprefix("filter:"), str(n), *[str(row.get(lang, 0)) for lang in langs]]
+            cells = [reason.removeprefix("filter:"), n, *[row.get(lang, 0) for lang in langs]]
             if other:
-                cells.append(str(n - sum(row.get(lang, 0) for lang in langs)))
-            table.add_row(*cells)
-        return table
+                cells.append(n - sum(row.get(lang, 0) for lang in langs))
+            rows.append(cells)
+        return StageSummary("filter: documents removed per rule (first failing rule), by language",
+                            ["rule", "all", *langs, *(["other"] if other else [])], rows)

@@ -10,7 +10,6 @@ URL words are compared lower-cased.
 
 from __future__ import annotations
 
-import os
 import re
 import tarfile
 from functools import cache
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import xxhash
 
+from curate.atomic import atomic_path
 from curate.stages.filter.features import Features
 from curate.stages.filter.rule import Params, Rule, Threshold
 
@@ -73,9 +73,8 @@ def _cached_lists() -> tuple[np.ndarray, list[str]]:
     domains, urls = _parse_lists()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, domains=domains, urls=np.frombuffer("\n".join(urls).encode(), dtype=np.uint8))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, domains=domains, urls=np.frombuffer("\n".join(urls).encode(), dtype=np.uint8))
     except OSError:
         pass
     return domains, urls

@@ -6,31 +6,30 @@ score over the whole input are kept (keep_top.py). The other models are scored f
 selection ("score now, decide later", as Dolma's taggers). `languages`/`min_language_score`
 keep documents by the `language`/`language_score` columns extract wrote, computing them with
 lid.176 when absent. With `mode: tag` nothing is removed: the would-be reject reason goes to
-the `model_filter_reason` column instead.
+the `model_filter_reason` column instead (the runner's tag mode, as for every stage).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from itertools import islice
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import pyarrow as pa
 from pydantic import Field, field_validator, model_validator
-from rich.table import Table
 
+from curate.batching import batched
+from curate.cutoff import DOC_ID, ELIGIBLE, ROW, Cutoff, find_cutoff, read_cache, write_cache
 from curate.inputs import InputShard
 from curate.langid import predict_languages
-from curate.manifest import file_hash
 from curate.models import resolve_model
-from curate.records import ID, TEXT, is_rejected, reject
-from curate.stage import PrepareContext, Stage, StageConfig, StageError, register
-from curate.stages.model_filter.keep_top import DOC_ID, ELIGIBLE, ROW, Cutoff, find_cutoff, read_cache, write_cache
-from curate.stages.model_filter.score import column_for, load_scorer, normalise
+from curate.records import ID, TEXT
+from curate.errors import StageError
+from curate.stage import PrepareContext, Stage, StageConfig, StageSummary
+from curate.stages import register
+from curate.stages.model_filter.score import classifier_line, column_for, load_scorer
 
 LANGUAGE, LANGUAGE_SCORE = "language", "language_score"
-REASON_COLUMN = "model_filter_reason"
 BATCH = 2048  # documents per fastText call: large enough to amortise the call, small in memory
 
 
@@ -41,8 +40,6 @@ class ModelFilterConfig(StageConfig):
     threshold: float | None = Field(None, description="Keep documents whose first-model score is at least this.")
     keep_top: str | float | None = Field(None, description=(
         "Keep the top P% of documents by first-model score over the whole input (e.g. 10%), as DCLM did."))
-    mode: Literal["drop", "tag"] = Field("drop", description=(
-        "drop: remove documents; tag: keep all, writing the would-be reason to model_filter_reason."))
     languages: list[str] = Field([], description="Keep only these languages (lid.176 codes, e.g. en,de).")
     min_language_score: float = Field(0.0, ge=0.0, le=1.0, description=(
         "Keep only documents whose language_score is at least this (FineWeb: 0.65 for English)."))
@@ -83,14 +80,23 @@ def _add_train_command(app) -> None:
     add_train_command(app)
 
 
+@dataclass(frozen=True)
+class KeepTopPlan:
+    """What the first pass hands to every shard: its cached scores and the global cut."""
+
+    cache_files: dict[str, Path]  # input shard name -> cached columns
+    cutoff: Cutoff
+
+
 @register
 class ModelFilterStage(Stage):
     """Score documents with fastText classifiers; keep by threshold, global top P%, or language."""
 
     name = "model-filter"
     Config = ModelFilterConfig
-    columns = {REASON_COLUMN: pa.string()}
+    reads = {LANGUAGE: str, LANGUAGE_SCORE: float}
     cli_commands = [_add_train_command]
+    prepared: KeepTopPlan | None = None
     examples = (
         "curate train-classifier --positive good.jsonl --negative bad.jsonl -o models/quality.bin --name quality\n"
         "curate model-filter runs/filtered -o runs/scored --models quality --keep-top 10%\n"
@@ -116,6 +122,12 @@ class ModelFilterStage(Stage):
     def _filters_language(self) -> bool:
         return bool(self.config.languages or self.config.min_language_score)
 
+    def output_columns(self) -> dict[str, pa.DataType]:
+        cols = {column_for(resolve_model(name, verify=False)[0].name): pa.float64() for name in self.config.models}
+        if self._filters_language:
+            cols.update({LANGUAGE: pa.string(), LANGUAGE_SCORE: pa.float32()})
+        return cols
+
     def fingerprint_extra(self) -> dict:
         return {"models": [resolve_model(name, verify=False)[0].sha256 for name in self.config.models]}
 
@@ -138,7 +150,7 @@ class ModelFilterStage(Stage):
                     langs[i], scores[i] = lang, s
             cols[LANGUAGE], cols[LANGUAGE_SCORE] = langs, scores
         if self._scorers:
-            lines = [normalise(d[TEXT], cfg.max_chars) for d in batch]
+            lines = [classifier_line(d[TEXT], cfg.max_chars) for d in batch]
             for scorer in self._scorers:
                 cols.update(scorer.score(lines))
         return cols
@@ -146,9 +158,9 @@ class ModelFilterStage(Stage):
     def _language_reason(self, lang: str, score: float) -> tuple[str, str] | None:
         cfg = self.config
         if cfg.languages and lang not in cfg.languages:
-            return "model-filter:language", f"{lang} ({score:.2f}) not in {','.join(cfg.languages)}"
+            return "language", f"{lang} ({score:.2f}) not in {','.join(cfg.languages)}"
         if score < cfg.min_language_score:
-            return "model-filter:language_score", f"{lang} {score:.3f} < {cfg.min_language_score}"
+            return "language_score", f"{lang} {score:.3f} < {cfg.min_language_score}"
         return None
 
     def _decide(self, doc: dict, shard: str, row: int) -> dict:
@@ -160,15 +172,12 @@ class ModelFilterStage(Stage):
             column = self._scorers[0].column
             score = doc[column]
             if cfg.threshold is not None and score < cfg.threshold:
-                why = "model-filter:low_score", f"{column}={score:.4f} < {cfg.threshold}"
-            elif cfg.keep_top is not None and not self._cutoff.keeps(score, shard, row):
-                last = self._cutoff.last
-                why = "model-filter:not_top", (f"{column}={score:.4f} not in the top {cfg.keep_top:g}% "
+                why = "low_score", f"{column}={score:.4f} < {cfg.threshold}"
+            elif cfg.keep_top is not None and not self.prepared.cutoff.keeps(score, shard, row):
+                last = self.prepared.cutoff.last
+                why = "not_top", (f"{column}={score:.4f} not in the top {cfg.keep_top:g}% "
                                                f"(cut {last[0]:.4f})" if last else f"top {cfg.keep_top:g}% is empty")
-        if cfg.mode == "tag":
-            doc[REASON_COLUMN] = why[0] if why else None
-            return doc
-        return reject(doc, *why) if why else doc
+        return self.reject(doc, *why) if why else doc
 
     def process(self, docs: Iterable[dict]) -> Iterator[dict]:
         return self.process_shard(docs, InputShard(None, "stdin", "stdin"))
@@ -176,13 +185,12 @@ class ModelFilterStage(Stage):
     def process_shard(self, docs: Iterable[dict], shard: InputShard) -> Iterator[dict]:
         cached = None
         if self.config.keep_top is not None:
-            if not hasattr(self, "_cache_files"):
+            if self.prepared is None:
                 raise StageError("keep_top needs a first pass over all inputs (prepare): run it with curate, "
                                  "not as a streaming datatrove step")
-            cached = read_cache(self._cache_files[shard.name])
-        it = iter(docs)
+            cached = read_cache(self.prepared.cache_files[shard.name])
         row = 0
-        while batch := list(islice(it, BATCH)):
+        for batch in batched(docs, BATCH):
             if cached is None:
                 cols = self._annotate(batch)
             else:
@@ -197,18 +205,12 @@ class ModelFilterStage(Stage):
 
     # -- keep the top P% over all inputs -----------------------------------------------
 
-    def prepare(self, ctx: PrepareContext) -> None:
-        work = ctx.work_dir / "scores"
-        files = {}
-        for shard in ctx.inputs:
-            # keyed by the input's bytes and this stage's fingerprint: a resumed run reuses finished scoring
-            files[shard.name] = work / f"{shard.name}-{file_hash(shard.path)[:16]}-{self.fingerprint()}.parquet"
-        for stale in set(work.glob("*.parquet")) - set(files.values()) if work.exists() else ():
-            stale.unlink()
+    def prepare(self, ctx: PrepareContext) -> KeepTopPlan:
+        # the cache is keyed by the inputs and this stage's fingerprint: a resumed run reuses finished scoring
+        files = {shard.name: ctx.cache_path(f"scores-{shard.name}.parquet") for shard in ctx.inputs}
         todo = [(self, shard, files[shard.name]) for shard in ctx.inputs if not files[shard.name].exists()]
         ctx.map_shards(_score_shard, todo)
-        self._cache_files = files
-        self._cutoff = find_cutoff(files, self._score_column(), self.config.keep_top)
+        return KeepTopPlan(files, find_cutoff(files, self._score_column(), self.config.keep_top))
 
     def _score_column(self) -> str:
         return column_for(resolve_model(self.config.models[0], verify=False)[0].name)
@@ -218,15 +220,12 @@ class ModelFilterStage(Stage):
             return [True] * n
         return [self._language_reason(lang, s) is None for lang, s in zip(cols[LANGUAGE], cols[LANGUAGE_SCORE])]
 
-    def summary(self, stats: dict):
-        cutoff: Cutoff | None = getattr(self, "_cutoff", None)
-        if cutoff is None:
+    def summary(self, stats) -> StageSummary | None:
+        if self.prepared is None:
             return None
-        table = Table(title="model-filter: keep top", title_justify="left")
-        for col in ("eligible docs", f"top {self.config.keep_top:g}%", "cut score"):
-            table.add_column(col, justify="right")
-        table.add_row(f"{cutoff.eligible:,}", f"{cutoff.keep:,}", f"{cutoff.last[0]:.4f}" if cutoff.last else "-")
-        return table
+        cutoff = self.prepared.cutoff
+        return StageSummary("model-filter: keep top", ["eligible docs", f"top {self.config.keep_top:g}%", "cut score"],
+                            [[cutoff.eligible, cutoff.keep, f"{cutoff.last[0]:.4f}" if cutoff.last else "-"]])
 
 
 def _score_shard(job: tuple[ModelFilterStage, InputShard, Path]) -> int:
@@ -234,9 +233,8 @@ def _score_shard(job: tuple[ModelFilterStage, InputShard, Path]) -> int:
     stage, shard, path = job
     stage.setup()
     rows: dict[str, list] = {ROW: [], DOC_ID: [], ELIGIBLE: []}
-    docs = (d for d in stage.read(shard) if not is_rejected(d))  # as the runner skips them
     row = 0
-    while batch := list(islice(docs, BATCH)):
+    for batch in batched(stage.rows(shard), BATCH):
         cols = stage._annotate(batch)
         rows[ROW] += range(row, row + len(batch))
         rows[DOC_ID] += [d[ID] for d in batch]

@@ -8,9 +8,6 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from curate.inputs import InputError
-from curate.shards import ShardError
-from curate.stage import StageError
 from curate.stages.model_filter.train import TrainParams, TrainResult, train_classifier
 
 DEFAULTS = TrainParams()
@@ -78,16 +75,10 @@ def train_classifier_command(
 
       curate train-classifier rated/*.parquet --labels edu_score -o models/edu.ftz --name edu
     """
-    from curate.report import console
-
     params = TrainParams(epoch=epoch, lr=lr, dim=dim, word_ngrams=word_ngrams, min_count=min_count, bucket=bucket,
                          threads=threads, seed=seed, max_chars=max_chars, valid_fraction=valid_fraction, ratio=ratio,
                          quantize=quantize)
-    try:
-        result = train_classifier(output, name, _split(positive), _split(negative), _split(inputs), labels, params)
-    except (StageError, InputError, ShardError) as e:
-        console.print(f"[bold red]error:[/bold red] {e}", highlight=False)
-        raise typer.Exit(2) from None
+    result = train_classifier(output, name, _split(positive), _split(negative), _split(inputs), labels, params)
     _report(result, params)
 
 

@@ -1,6 +1,6 @@
 """Scoring documents with fastText classifiers, in batches, one loaded model per process.
 
-Training (train.py) and scoring use the same `normalise`, so a model sees at run time
+Training (train.py) and scoring use the same `classifier_line`, so a model sees at run time
 exactly the kind of line it was trained on.
 
 What a model writes, in a column named after it (`column_for`):
@@ -20,14 +20,14 @@ from dataclasses import dataclass
 
 from curate.langid import LABEL_PREFIX, load_fasttext
 from curate.models import ModelInfo, resolve_model
-from curate.stage import StageError
+from curate.errors import StageError
 
 # Labels `curate train-classifier` writes for --positive/--negative; DCLM's own filter used hq/cc.
 POSITIVE, NEGATIVE = "positive", "negative"
 KNOWN_POSITIVE_LABELS = (POSITIVE, "hq")
 
 
-def normalise(text: str, max_chars: int | None) -> str:
+def classifier_line(text: str, max_chars: int | None) -> str:
     """One line of text, as DCLM fed its fastText filter: lines joined by spaces, cut to max_chars.
 
     Cutting first keeps the cost per document bounded on huge pages.

@@ -30,8 +30,9 @@ from curate.langid import LABEL_PREFIX, load_fasttext
 from curate.models import ModelInfo, models_dir, register_model, sha256_of
 from curate.records import TEXT, is_rejected
 from curate.shards import SHARD_SUFFIXES, read_shard
-from curate.stage import StageError
-from curate.stages.model_filter.score import NEGATIVE, POSITIVE, ModelScorer, column_for, normalise
+from curate.atomic import atomic_path
+from curate.errors import StageError
+from curate.stages.model_filter.score import NEGATIVE, POSITIVE, ModelScorer, classifier_line, column_for
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,7 @@ def train_classifier(
             if not found:
                 raise StageError(f"no {what} documents with text in {given or '(no --' + what + ' given)'}: empty training set")
         examples = pos + neg
-    examples = [(label, normalise(text, params.max_chars)) for label, text in examples]
+    examples = [(label, classifier_line(text, params.max_chars)) for label, text in examples]
     train, valid = split_and_balance(examples, params)
 
     out = Path(out)
@@ -221,11 +222,10 @@ def train_classifier(
         with open(train_file, "w", encoding="utf-8") as f:
             for label, line in train:
                 f.write(f"__label__{label} {line}\n")
-        tmp_out = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         # fastText leaks state between trainings in one process (a second one sometimes fails with
         # "Encountered NaN" on the same data), so each training gets a fresh process.
-        labels = _fit_in_fresh_process(train_file, tmp_out, params, quantize)
-        os.replace(tmp_out, out)
+        with atomic_path(out) as tmp_out:
+            labels = _fit_in_fresh_process(train_file, tmp_out, params, quantize)
 
     name = name or out.stem
     positive_label = POSITIVE if label_column is None else None

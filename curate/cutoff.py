@@ -1,12 +1,13 @@
-"""Keeping the top P% of documents by score over the whole input, not per shard (DCLM kept its top 10%).
+"""The global cut: keeping the top P% of documents by a score over the whole input, not per shard
+(DCLM kept its top 10%). Shared by every two-pass stage that ranks documents.
 
-First pass (`Stage.prepare`): every shard's added columns are computed once, in parallel, and
-cached in the work folder as `<shard>.parquet` (row number, id, eligible, columns). DuckDB then
-finds the K-th best document over all shards, K = round(P% of the eligible documents), ordering
-by score (descending), then shard name, then row: a total order, so ties at the cut are broken
-the same way on every run and exactly K documents are kept.
-Second pass (`process_shard`): each shard reads its cached columns and keeps a document when it
-sorts at or before the cut.
+First pass (a stage's `prepare`): every shard's scores are computed once, in parallel, and cached
+as Parquet (`write_cache`: row number, id, eligible, score columns). `find_cutoff` then finds the
+K-th best document over all shards with DuckDB, K = round(P% of the eligible documents),
+ordering by score (descending), then shard name, then row: a total order, so ties at the cut are
+broken the same way on every run and exactly K documents are kept.
+Second pass (`process_shard`): each shard reads its cached columns and keeps a document when
+`Cutoff.keeps` says it sorts at or before the cut.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from curate.atomic import atomic_path
 
 ROW, DOC_ID, ELIGIBLE = "_row", "_id", "_eligible"
 
@@ -39,10 +42,8 @@ class Cutoff:
 
 def write_cache(path: Path, rows: dict[str, list]) -> None:
     """Write a shard's cached columns atomically (a killed run leaves no half file to trust)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.table(rows), tmp, compression="zstd")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.table(rows), tmp, compression="zstd")
 
 
 def read_cache(path: Path) -> dict[str, list]:

@@ -1,0 +1,43 @@
+"""curate's one logging setup: loguru (datatrove's logger), warnings to stderr, everything to task logs.
+
+Every module logs with `from curate.logs import log`. In the main process stderr shows warnings
+and errors as one line each (`CURATE_LOG_LEVEL` or `-v` for more); datatrove's per-task log files
+(`OUT/_logs/logs/task_NNNNN.log`) get every level with tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import datatrove.executor.base as _dt_base
+import datatrove.utils.logging as _dt_logging
+from loguru import logger as log
+
+LOG_LEVEL_ENV = "CURATE_LOG_LEVEL"
+
+
+def _one_line(record) -> str:
+    # a callable format leaves out the traceback: stderr gets one line, the task log the rest
+    return "{level}: {message}\n"
+
+
+def configure_main_logging() -> None:
+    log.remove()
+    log.add(sys.stderr, level=os.environ.get(LOG_LEVEL_ENV, "WARNING"), format=_one_line)
+
+
+def _task_logger(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -1):
+    """datatrove logs every task at INFO to stderr; curate shows warnings only, and keeps all in the file."""
+    log.remove()
+    logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
+    log.add(sys.stderr, level=os.environ.get(LOG_LEVEL_ENV, "WARNING"), format=_one_line)
+    log.add(logfile, level="DEBUG", diagnose=False)
+    return logfile
+
+
+# Applied in every process that imports curate (workers too: they unpickle steps from curate
+# modules). datatrove resets its logger to INFO-on-stderr after each task; curate keeps its own.
+_dt_base.add_task_logger = _task_logger
+_dt_logging.setup_default_logger = configure_main_logging
+configure_main_logging()
