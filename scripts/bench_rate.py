@@ -96,10 +96,11 @@ def bench_throughput(n: int) -> None:
                 stage.rate(batch)
 
         shard = InputShard(shard_path, "docs", "bench")
-        ctx = PrepareContext([shard], work / f"work-{len(raters)}", 1, lambda fn, items: [fn(i) for i in items])
+        ctx = PrepareContext(stage, [shard], work / f"work-{len(raters)}", 1, lambda fn, items: [fn(i) for i in items],
+                             key=f"bench-{len(raters)}")
 
         def whole_stage():
-            stage.prepare(ctx)  # first pass + bucket edges over all inputs
+            stage.prepared = stage.prepare(ctx)  # first pass + bucket edges over all inputs
             for _ in stage.process_shard(iter(docs), shard):  # second pass (sets the same columns again)
                 pass
 
@@ -116,7 +117,8 @@ def bench_throughput(n: int) -> None:
               f"{k * n / t_all:>10,.0f}")
     # the ceiling: fastText's own predict, alternating with rate's and model-filter's use of it
     from curate.langid import load_fasttext
-    from curate.stages.model_filter.score import load_scorer, normalise
+    from curate.stages.model_filter.score import classifier_line as normalise
+    from curate.stages.model_filter.score import load_scorer
     from curate.stages.rate import rating
 
     scorer = load_scorer("bench-rater-a")

@@ -78,7 +78,7 @@ def test_rate_stage_adds_ratings_and_buckets_over_the_whole_input(sample, models
     # buckets: each rater's ranking over ALL shards in 10 equal-count buckets, the maximum over raters
     for doc in docs:
         assert 0 <= doc["quality_bucket"] <= 9
-    edges = stage._edges
+    edges = stage.prepared.edges
     from bisect import bisect_right
     for doc in docs:
         own = [bisect_right(edges[c], doc[c]) for c in ("rating_edu", "rating_plainness")]

@@ -17,21 +17,23 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from itertools import islice
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 from pydantic import Field, field_validator
-from rich.table import Table
 
+from curate.batching import batched
+from curate.cutoff import DOC_ID, ROW, bucket_edges, read_cache, write_cache
+from curate.errors import StageError
 from curate.inputs import InputShard
-from curate.manifest import file_hash
-from curate.models import list_models, model_path, resolve_model
-from curate.records import ID, TEXT, is_rejected
-from curate.stage import PrepareContext, Stage, StageConfig, StageError, register
-from curate.stages.model_filter.keep_top import DOC_ID, ROW, bucket_edges, read_cache, write_cache
 from curate.langid import LABEL_PREFIX, load_fasttext
-from curate.stages.model_filter.score import ModelScorer, column_for, load_scorer, normalise
+from curate.models import list_models, model_path, resolve_model
+from curate.records import ID, TEXT
+from curate.stage import PrepareContext, Stage, StageConfig, StageSummary
+from curate.stages import register
+from curate.stages.model_filter.score import ModelScorer, column_for, load_scorer
+from curate.stages.model_filter.score import classifier_line as normalise
 
 BUCKET = "quality_bucket"
 BATCH = 2048
@@ -81,6 +83,14 @@ def _add_commands(app) -> None:
     add_train_rater_command(app)
 
 
+@dataclass(frozen=True)
+class RatePlan:
+    """What the first pass hands to every shard: its cached ratings and each rater's bucket edges."""
+
+    cache_files: dict[str, Path]  # input shard name -> cached ratings
+    edges: dict[str, list[float]]  # rating column -> the N-1 edges of its ranking over all inputs
+
+
 @register
 class RateStage(Stage):
     """Rate documents with fastText raters (rating_<criterion>) and a Nemotron-CC quality_bucket; drops nothing."""
@@ -90,6 +100,7 @@ class RateStage(Stage):
     columns = {BUCKET: pa.int16()}
     streaming = False  # the buckets cut each rater's ranking over all inputs
     cli_commands = [_add_commands]
+    prepared: RatePlan | None = None
     examples = (
         "curate annotate export docs/ -o ann/edu --task edu-json --sample 2000 --by source\n"
         "curate train-rater labels/edu.parquet --criterion edu -o models/edu-rater.bin\n"
@@ -108,6 +119,9 @@ class RateStage(Stage):
                 raise StageError(f"raters {seen[crit]!r} and {name!r} both rate {crit!r}: give one rater per criterion")
             seen[crit] = name
 
+    def output_columns(self) -> dict[str, pa.DataType]:
+        return {**{f"rating_{criterion_of(name)}": pa.float64() for name in self.config.raters}, BUCKET: pa.int16()}
+
     def fingerprint_extra(self) -> dict:
         return {"raters": [resolve_model(name, verify=False)[0].sha256 for name in self.config.raters]}
 
@@ -121,28 +135,24 @@ class RateStage(Stage):
 
     # -- first pass: rate everything, then the bucket edges over all inputs -------------
 
-    def prepare(self, ctx: PrepareContext) -> None:
-        work = ctx.work_dir / "ratings"
-        files = {s.name: work / f"{s.name}-{file_hash(s.path)[:16]}-{self.fingerprint()}.parquet" for s in ctx.inputs}
-        for stale in set(work.glob("*.parquet")) - set(files.values()) if work.exists() else ():
-            stale.unlink()
+    def prepare(self, ctx: PrepareContext) -> RatePlan:
+        # the cache is keyed by the inputs and this stage's fingerprint: a resumed run reuses finished rating
+        files = {s.name: ctx.cache_path(f"ratings-{s.name}.parquet") for s in ctx.inputs}
         ctx.map_shards(_rate_shard, [(self, s, files[s.name]) for s in ctx.inputs if not files[s.name].exists()])
-        self._cache_files = files
         columns = [f"rating_{criterion_of(name)}" for name in self.config.raters]
-        self._edges = {c: bucket_edges(files, c, self.config.buckets) for c in columns}
+        return RatePlan(files, {c: bucket_edges(files, c, self.config.buckets) for c in columns})
 
     # -- second pass: cached ratings back, plus the bucket --------------------------------
 
     def process_shard(self, docs: Iterable[dict], shard: InputShard) -> Iterator[dict]:
-        if not hasattr(self, "_cache_files"):
+        if self.prepared is None:
             raise StageError("rate needs a first pass over all inputs (prepare): run it with curate, "
                              "not as a streaming datatrove step")
-        cached = read_cache(self._cache_files[shard.name])
+        cached = read_cache(self.prepared.cache_files[shard.name])
         ratings = {k: v for k, v in cached.items() if k not in (ROW, DOC_ID)}
-        edges = self._edges
-        it = iter(docs)
+        edges = self.prepared.edges
         row = 0
-        while batch := list(islice(it, BATCH)):
+        for batch in batched(docs, BATCH):
             if cached[DOC_ID][row:row + len(batch)] != [d[ID] for d in batch]:
                 raise StageError(f"{shard.label}: changed since it was rated; run again with --fresh")
             for i, doc in enumerate(batch):
@@ -155,18 +165,14 @@ class RateStage(Stage):
                 yield doc
             row += len(batch)
 
-    def summary(self, stats: dict):
-        edges = getattr(self, "_edges", None)
-        if not edges:
+    def summary(self, stats) -> StageSummary | None:
+        if self.prepared is None or not self.prepared.edges:
             return None
         n = self.config.buckets
-        table = Table(title=f"rate: {n} buckets per rater (edges of the ranking over all inputs)", title_justify="left")
-        for col in ("rating", "bucket 1 starts", "median", f"top bucket ({n - 1}) starts"):
-            table.add_column(col, justify="left" if col == "rating" else "right")
-        for column, e in edges.items():
-            cells = [f"{e[0]:.3f}" if e else "-", f"{e[len(e) // 2]:.3f}" if e else "-", f"{e[-1]:.3f}" if e else "-"]
-            table.add_row(column, *cells)
-        return table
+        rows = [[column, f"{e[0]:.3f}" if e else "-", f"{e[len(e) // 2]:.3f}" if e else "-", f"{e[-1]:.3f}" if e else "-"]
+                for column, e in self.prepared.edges.items()]
+        return StageSummary(f"rate: {n} buckets per rater (edges of the ranking over all inputs)",
+                            ["rating", "bucket 1 starts", "median", f"top bucket ({n - 1}) starts"], rows)
 
 
 def _rate_shard(job: tuple[RateStage, InputShard, Path]) -> int:
@@ -174,9 +180,8 @@ def _rate_shard(job: tuple[RateStage, InputShard, Path]) -> int:
     stage, shard, path = job
     stage.setup()
     rows: dict[str, list] = {ROW: [], DOC_ID: []}
-    docs = (d for d in stage.read(shard) if not is_rejected(d))  # the runner passes only these on
     row = 0
-    while batch := list(islice(docs, BATCH)):
+    for batch in batched(stage.rows(shard), BATCH):  # the rows process_shard will see
         rows[ROW] += range(row, row + len(batch))
         rows[DOC_ID] += [d[ID] for d in batch]
         for k, v in stage.rate(batch).items():

@@ -30,7 +30,8 @@ from curate.models import ModelInfo, register_model, resolve_model, sha256_of
 from curate.records import TEXT, is_rejected
 from curate.shards import SHARD_SUFFIXES, read_shard
 from curate.stage import StageError
-from curate.stages.model_filter.score import load_scorer, normalise
+from curate.stages.model_filter.score import classifier_line as normalise
+from curate.stages.model_filter.score import load_scorer
 from curate.stages.model_filter.train import TrainParams, _is_valid, train_classifier
 
 LEVEL = "_level"
