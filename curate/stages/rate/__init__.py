@@ -7,7 +7,7 @@ a Refined Long-Horizon Pretraining Dataset", section 2.2): each rater's ranking 
 is cut into N equal-count buckets (0 = lowest, N-1 = highest), and a document's bucket is the
 maximum over raters. So the stage is two-pass (`streaming = False`): prepare() rates every shard
 once, in parallel, caching the ratings in the work folder as model-filter's keep-top does
-(model_filter/keep_top.py), then DuckDB finds each rater's N-1 bucket edges over all shards; the
+(curate/cutoff.py), then DuckDB finds each rater's N-1 bucket edges over all shards; the
 second pass reads the cached ratings back and adds the bucket.
 
 It never removes a document: keeping, repeating or sampling by bucket is the select stage's policy.
