@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 SAMPLE := data/sample
 
-.PHONY: setup demo test test-all clean browser
+.PHONY: setup demo demo-llm test test-all clean browser
 
 setup: $(STAMP) browser
 
@@ -36,10 +36,22 @@ models/demo-quality.bin: $(SAMPLE)/labels.jsonl
 	    --negative $(SAMPLE)/train/negative.jsonl -o $@ --name demo-quality \
 	    --bucket 50000 --epoch 25 --lr 0.5
 
-demo: setup $(SAMPLE)/labels.jsonl models/demo-quality.bin
+# The demo RATER: levels the sample generator gave its pages by construction (curate/demo_crawl/quality.py),
+# not an annotator's: a demo of the rate stage, named and registered as a demo rater.
+models/demo-rater-edu.bin: $(SAMPLE)/labels.jsonl
+	$(VENV)/bin/curate train-rater $(SAMPLE)/train/ratings.jsonl --criterion edu -o $@ --name demo-rater-edu \
+	    --demo --bucket 50000 --epoch 25 --lr 0.5
+
+demo: setup $(SAMPLE)/labels.jsonl models/demo-quality.bin models/demo-rater-edu.bin
 	$(VENV)/bin/curate run configs/demo.yaml
 	$(VENV)/bin/curate report runs/demo -o runs/demo/report.html
 	@echo "report of the demo run: $(CURDIR)/runs/demo/report.html"
+
+# The whole rating loop with the embedded local model (slow: a few minutes; not part of `make test`):
+# annotate export -> llm serve -> llm run -> annotate import -> train-rater -> rate, then the local
+# model's agreement with the levels the generator built the pages with.
+demo-llm: setup $(SAMPLE)/labels.jsonl
+	$(PY) scripts/demo_llm.py --sample $(SAMPLE) --docs 30 --doc-tokens 200
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -83,3 +83,17 @@ def cached_cutoff(cache_files: dict[str, Path], score_column: str, percent: floa
         WHERE s.{ELIGIBLE} AND s."{score_column}" IS NOT NULL
     """
     return find_cutoff(con, scores, [[str(p) for p in cache_files.values()]], percent)
+
+
+def bucket_edges(cache_files: dict[str, Path], score_column: str, buckets: int) -> list[float]:
+    """The N-1 scores that cut the ranking of all cached scores into N equal-count buckets (the
+    rate stage's Nemotron-CC buckets): edge k is the score at quantile k/N, so with
+    bisect_right(edges, score) a document lands in bucket 0 (lowest) .. N-1 (highest)."""
+    files = [str(p) for p in cache_files.values()]
+    if buckets < 2 or not files:
+        return []
+    con = duckdb.connect()
+    quantiles = [k / buckets for k in range(1, buckets)]
+    row = con.execute(f'SELECT quantile_disc(s."{score_column}", ?::DOUBLE[]) FROM read_parquet(?, union_by_name = true) s '
+                      f'WHERE s."{score_column}" IS NOT NULL', [quantiles, files]).fetchone()
+    return [float(x) for x in row[0]] if row and row[0] is not None else []

@@ -16,7 +16,7 @@ from curate.errors import ConfigError, StageError
 from curate.inputs import resolve_inputs
 from curate.pipeline import run_pipeline
 from curate.runner import run_stage
-from curate.sample import generate_sample
+from curate.demo_crawl import generate_sample
 from curate.stages import BROKEN, STAGES, _import, get_stage, load_stages, register
 from tests.conftest import read_docs, write_jsonl
 

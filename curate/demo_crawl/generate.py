@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from . import content, train
+from . import content, quality, train
 from .docs_writer import DocsWriter
 from .extras import non_html_records
 from .pages import render
@@ -73,6 +73,7 @@ def _label(spec: PageSpec, main: content.MainText | None, with_gold: bool, **ext
         "url": spec.url, "id": spec.record_id, "kind": spec.kind, "language": spec.language,
         "duplicate_of": spec.duplicate_url,
         "edit_fraction": spec.edit_fraction,
+        "edu_level": quality.edu_level(spec.kind),
         "gold_text": gold if with_gold else None,
         **extra,
     }
@@ -192,6 +193,8 @@ def _write_train(out: Path, docs: int, seed: int) -> tuple[Path, Path]:
         path = train_dir / f"{name}.jsonl"
         path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
         written.append(path)
+    ratings = train_dir / "ratings.jsonl"
+    ratings.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in quality.rating_examples(docs, seed)))
     return written[0], written[1]
 
 
@@ -210,8 +213,9 @@ def generate_sample(out_dir: str | Path, docs: int = 400, seed: int = 0, shards:
 
     Always writes labels.jsonl, one line per response record in file order:
     url, id (WARC-Record-ID / document id), kind, language, duplicate_of (url),
-    edit_fraction, gold_text (null above GOLD_TEXT_MAX_DOCS pages), shard,
-    and for WARC the declared charset; and train/{positive,negative}.jsonl.
+    edit_fraction, edu_level (quality.py), gold_text (null above GOLD_TEXT_MAX_DOCS pages), shard,
+    and for WARC the declared charset; and train/{positive,negative}.jsonl for the demo classifier
+    and train/ratings.jsonl (text + edu level) for the demo rater.
     """
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, not {fmt!r}")

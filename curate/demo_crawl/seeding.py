@@ -9,8 +9,8 @@ adding a record kind never shifts the content of the others.
 import random
 
 # Independent streams: what a page says, how its page is dressed, the plan of
-# kinds (and URLs), and the classifier training set never share random draws.
-CONTENT, PAGE, PLAN, TRAIN = range(4)
+# kinds (and URLs), the classifier training set and the rater training set never share random draws.
+CONTENT, PAGE, PLAN, TRAIN, RATINGS = range(5)
 
 
 def rng_for(seed: int, stream: int, index: int = 0) -> random.Random:
