@@ -152,12 +152,18 @@ def main() -> int:
         os.replace(tmp_out, args.out)
     meta = {
         "name": "sib200-topic",
+        "kind": "topic-tagger", "column": "topic",
+        "origin": "scripts/build_sib200_tagger.py on SIB-200 (github.com/dadelani/sib-200) train splits, 205 languages",
         "features": "text" if args.plain else "tag",
         "taxonomy": "sib200-topics",
         "params": params, "seed": seed, "quantized": quantize, "quantize": QUANTIZE if quantize else None,
         "train_sentences": len(train_rows), "dev": metrics, "seconds": round(time.perf_counter() - t0, 1),
-        "license": "CC-BY-SA-4.0 (trained on SIB-200 / FLORES-200 sentences)",
+        "license": "CC-BY-SA-4.0 (trained on SIB-200 / FLORES-200 sentences; Adelani et al. 2024)",
     }
+    import hashlib
+
+    meta["sha256"] = hashlib.sha256(args.out.read_bytes()).hexdigest()
+    meta["size"] = args.out.stat().st_size
     args.out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps({k: meta[k] for k in ("params", "dev", "seconds")}, indent=1))
     print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes)")

@@ -239,7 +239,14 @@ def train_classifier(
         # with the next seed, in a fresh process.
         retries = 0
         while True:
-            labels = _fit_in_fresh_process(train_file, tmp_out, params, quantize)
+            try:
+                labels = _fit_in_fresh_process(train_file, tmp_out, params, quantize)
+            except StageError as e:  # NaN loss: the same data often trains fine with another seed
+                if "NaN" not in str(e) or retries == MAX_RETRIES:
+                    raise
+                retries += 1
+                params = replace(params, seed=params.seed + 1)
+                continue
             load_fasttext.cache_clear()  # a model saved over an older file at the same path
             scorer = ModelScorer(name, str(tmp_out.resolve()), column_for(name), labels, positive_label)
             metrics = evaluate(scorer, valid)
