@@ -96,10 +96,12 @@ def measure(name: str, task: str, docs: list[dict], column: str) -> dict:
     return {"accuracy": round(acc, 4), "macro_f1": round(sum(f1s) / len(f1s), 4), "docs": len(gold)}
 
 
-def bench_accuracy(docs: list[dict], tmp: Path) -> dict:
+def bench_accuracy(docs: list[dict], tmp: Path, tune: bool) -> dict:
     out = {}
     splits = {"tune": ([d for d in docs if d["part"] == "train"], [d for d in docs if d["part"] == "tune"]),
               "check": ([d for d in docs if d["part"] != "check"], [d for d in docs if d["part"] == "check"])}
+    if not tune:
+        del splits["tune"]
     for split, (train, test) in splits.items():
         for task in TASKS:
             for system, settings in (("plain", PLAIN), ("curate", CURATE)):
@@ -196,6 +198,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("parts", nargs="*", default=["accuracy", "speed", "clusters"])
     ap.add_argument("--scale", type=int, default=100_000)
+    ap.add_argument("--tune", action="store_true", help="also train on `train` and measure on `tune` (the tuning runs)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
     if not DATA.is_dir():
@@ -208,7 +211,7 @@ def main() -> int:
         os.environ["CURATE_MODELS_DIR"] = str(Path(tmp) / "models")  # nothing trained here is registered for real
         (Path(tmp) / "models").mkdir()
         if "accuracy" in args.parts:
-            results["accuracy"] = bench_accuracy(docs, Path(tmp))
+            results["accuracy"] = bench_accuracy(docs, Path(tmp), args.tune)
         if "speed" in args.parts:
             results["speed"] = bench_speed(docs, Path(tmp))
         if "clusters" in args.parts:

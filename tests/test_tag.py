@@ -132,3 +132,30 @@ def test_shipped_taxonomies():
     sib = load_taxonomy("sib200-topics")
     assert sib.label_set == {"science_technology", "travel", "politics", "sports", "health", "entertainment", "geography"}
     assert ROOT.joinpath("configs", "taxonomies", "weborganizer-topics.yaml") == topics.path
+
+
+def test_builtin_sib200_tagger_works_offline_in_a_pipe(tmp_path):
+    """The shipped model: registered as built-in with its licence, intact, and tagging obvious
+    sentences in three languages; a stream run (no output folder) still returns the mix."""
+    from curate.models import list_models
+    from curate.runner import stream_stage
+
+    info = next(m for m in list_models() if m.name == "sib200-topic")
+    assert "CC-BY-SA-4.0" in info.license and info.meta["taxonomy"] == "sib200-topics"
+    docs = [
+        {"id": "en", "text": "The football team won the championship match with a late goal by their striker."},
+        {"id": "es", "text": "El equipo de fútbol ganó el partido del campeonato con un gol en el último minuto."},
+        {"id": "de", "text": "Der Fußballverein gewann das Meisterschaftsspiel mit einem späten Tor seines Stürmers."},
+        {"id": "health", "text": "The patient was treated in hospital for the disease and the doctors gave him medicine."},
+        {"id": "blank", "text": "\n \n"},
+    ]
+    path = write_jsonl(tmp_path / "in.jsonl", docs)
+    out = tmp_path / "out.jsonl"
+    with open(out, "wb") as f:
+        result = stream_stage(TagStage(TagConfig()), resolve_inputs([str(path)], TagStage.input_suffixes), f,
+                              tmp_path / "rejected" / "x.jsonl", work_dir=tmp_path / "work")
+    import orjson
+
+    got = {d["id"]: d for d in map(orjson.loads, out.read_bytes().splitlines())}
+    assert [got[i]["topic"] for i in ("en", "es", "de", "health", "blank")] == ["sports"] * 3 + ["health", "unknown"]
+    assert result.summary.dimension("topic")["sports"]["docs"] == 3 and result.summary.path is None

@@ -277,7 +277,7 @@ class TagStage(Stage):
             if not hasattr(self, "_taggers"):
                 self._taggers = [load_tagger(spec) for spec in self.config.taggers]
             self._mix = mix_from_files(files, self._dimensions())
-        elif not hasattr(self, "_mix"):
+        else:  # `-o -`: no output folder to put a summary beside; the table still goes to stderr
             return
         self._mix.write(out_dir / SUMMARY_DIR / MIX_FILE)
         self._summary_path = out_dir / SUMMARY_DIR / MIX_FILE
