@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 N_FEATURES = 2**18
+MIN_DF = 2  # a term in one sample document says nothing about clusters
 TOP_TERMS = 8
 EXAMPLES = 3
 
@@ -45,6 +46,7 @@ class ClusterModel:
     tfidf: object
     svd: object
     kmeans: object
+    used: object = None  # hashed feature columns seen in at least MIN_DF sample documents (the SVD's input)
     group_of: list[int] | None = None  # cluster -> merged group, with merge_to
     terms: list[list[str]] = field(default_factory=list)
     examples: list[list[str]] = field(default_factory=list)
@@ -54,7 +56,7 @@ class ClusterModel:
         from sklearn.preprocessing import normalize
 
         x = self.tfidf.transform(self.vectorizer.transform([t[: self.params.max_chars] for t in texts]))
-        return normalize(self.svd.transform(x)).astype(np.float32)
+        return normalize(self.svd.transform(x[:, self.used])).astype(np.float32)
 
     def assign(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Nearest centre and the distance to it (Euclidean, between unit vectors: 0..2)."""
@@ -90,13 +92,18 @@ def fit(texts: list[str], names: list[str], params: ClusterParams) -> ClusterMod
     vectorizer = _vectorizer()
     counts = vectorizer.transform([t[: params.max_chars] for t in texts])
     tfidf = TfidfTransformer(sublinear_tf=True).fit(counts)
-    x = tfidf.transform(counts)
+    # The SVD keeps a dims x features matrix: over all 2^18 hashed columns that is 200 MB to save and
+    # load in every worker; over the columns the sample actually uses (df >= MIN_DF) a few MB.
+    df = np.bincount(counts.indices, minlength=N_FEATURES)
+    used = np.flatnonzero(df >= (MIN_DF if len(texts) >= 1_000 else 1))
+    x = tfidf.transform(counts)[:, used]
     dims = max(2, min(params.dims, x.shape[0] - 1, x.shape[1] - 1))
     svd = TruncatedSVD(n_components=dims, algorithm="randomized", n_iter=4, random_state=params.seed).fit(x)
+    svd.components_ = svd.components_.astype(np.float32)
     v = normalize(svd.transform(x)).astype(np.float32)
     kmeans = MiniBatchKMeans(n_clusters=params.k, batch_size=4096, n_init=3, max_no_improvement=20,
                              random_state=params.seed).fit(v)
-    model = ClusterModel(params, vectorizer, tfidf, svd, kmeans)
+    model = ClusterModel(params, vectorizer, tfidf, svd, kmeans, used=used)
     d = kmeans.transform(v)
     labels = d.argmin(axis=1)
     model.sizes = np.bincount(labels, minlength=params.k).tolist()
@@ -144,7 +151,7 @@ def save(model: ClusterModel, path: Path) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    joblib.dump(model, tmp, compress=3)
+    joblib.dump(model, tmp, compress=1)
     tmp.replace(path)
 
 
