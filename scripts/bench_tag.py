@@ -37,7 +37,7 @@ import xxhash  # noqa: E402
 DATA = ROOT.parent / "shared" / "data" / "weborganizer_dev"
 TASKS = {"topic": "weborganizer-topics", "format": "weborganizer-formats"}
 # the settings chosen on the tune split (see docs/tag.md for what else was tried)
-CURATE = dict(features="tag", epoch=25, lr=0.5, dim=64, word_ngrams=2, bucket=400_000, minn=0, maxn=0)
+CURATE = dict(features="tag", epoch=25, lr=0.5, dim=100, word_ngrams=1, bucket=400_000, minn=0, maxn=0)
 PLAIN = dict(features="plain", epoch=25, lr=0.5, dim=100, word_ngrams=1, bucket=400_000, minn=0, maxn=0)
 
 
