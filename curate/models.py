@@ -56,7 +56,21 @@ SMOLLM2 = ModelInfo(
     kind="llm",
     size=98_362_432,
 )
-BUILTIN = {LID176.name: LID176, SMOLLM2.name: SMOLLM2}
+
+
+def _shipped(name: str) -> ModelInfo:
+    """A model committed inside the package (curate/assets/models/NAME.ftz) with its JSON sidecar
+    (parameters, sha256, licence, held-out metrics) written by the script that rebuilds it."""
+    folder = Path(__file__).resolve().parent / "assets" / "models"
+    meta = json.loads((folder / f"{name}.json").read_text())
+    return ModelInfo(name=name, path=str(folder / f"{name}.ftz"), sha256=meta["sha256"], license=meta["license"],
+                     origin=meta["origin"], kind=meta["kind"], size=meta["size"], meta=meta)
+
+
+# The tag stage's default multilingual topic tagger (7 SIB-200 topics, 205 languages), trained by
+# scripts/build_sib200_tagger.py on SIB-200 (FLORES-200 sentences): CC-BY-SA-4.0.
+SIB200_TOPIC = _shipped("sib200-topic")
+BUILTIN = {LID176.name: LID176, SMOLLM2.name: SMOLLM2, SIB200_TOPIC.name: SIB200_TOPIC}
 
 
 def models_dir() -> Path:

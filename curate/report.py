@@ -74,7 +74,9 @@ def summary_table(summary: StageSummary) -> Table:
 def print_results(results: list[StageResult], title: str = "curate") -> None:
     console.print(stage_table(results, title))
     for r in results:
-        for table in (reasons_table(r), summary_table(r.summary) if r.summary is not None else None):
+        # a stage's summary is StageSummary data; a stage with a richer summary may return a rich renderable
+        extra = summary_table(r.summary) if isinstance(r.summary, StageSummary) else r.summary
+        for table in (reasons_table(r), extra):
             if table is not None:
                 console.print(table)
 

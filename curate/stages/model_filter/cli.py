@@ -65,6 +65,9 @@ def train_classifier_command(
     valid_fraction: float = typer.Option(DEFAULTS.valid_fraction, "--valid-fraction", min=0.0, max=0.9, help="Held-out share."),
     ratio: float = typer.Option(DEFAULTS.ratio, "--ratio", min=1.0, help="Max examples per class relative to the smallest class."),
     quantize: bool = typer.Option(DEFAULTS.quantize, "--quantize/--no-quantize", help="Write a small quantised model."),
+    features: str = typer.Option(DEFAULTS.features, "--features", help="Training line: text (as model-filter scores) or tag (the tag stage's: lower-cased, title, URL tokens)."),
+    minn: int = typer.Option(DEFAULTS.minn, "--minn", min=0, help="Shortest character n-gram (0 = none)."),
+    maxn: int = typer.Option(DEFAULTS.maxn, "--maxn", min=0, help="Longest character n-gram (0 = none)."),
 ):
     """Train a fastText classifier (DCLM-style: word bigrams, held-out split), print held-out
     precision/recall/F1, and register it so `curate model-filter --models NAME` can use it.
@@ -74,10 +77,12 @@ def train_classifier_command(
       curate train-classifier --positive good.jsonl --negative spam.jsonl -o models/quality.bin --name quality
 
       curate train-classifier rated/*.parquet --labels edu_score -o models/edu.ftz --name edu
+
+      curate train-classifier labelled/ --labels topic --features tag --epoch 25 -o models/topic.bin --name my-topic
     """
     params = TrainParams(epoch=epoch, lr=lr, dim=dim, word_ngrams=word_ngrams, min_count=min_count, bucket=bucket,
                          threads=threads, seed=seed, max_chars=max_chars, valid_fraction=valid_fraction, ratio=ratio,
-                         quantize=quantize)
+                         quantize=quantize, features=features, minn=minn, maxn=maxn)
     result = train_classifier(output, name, _split(positive), _split(negative), _split(inputs), labels, params)
     _report(result, params)
 

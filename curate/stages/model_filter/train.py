@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import xxhash
@@ -28,9 +28,9 @@ import xxhash
 from curate.inputs import resolve_inputs
 from curate.langid import LABEL_PREFIX, load_fasttext
 from curate.models import ModelInfo, models_dir, register_model, sha256_of
-from curate.records import TEXT, is_rejected
+from curate.records import TEXT, URL, is_rejected
 from curate.shards import SHARD_SUFFIXES, read_shard
-from curate.atomic import atomic_path
+from curate.atomic import temp_path
 from curate.errors import StageError
 from curate.stages.model_filter.score import NEGATIVE, POSITIVE, ModelScorer, classifier_line, column_for
 
@@ -55,6 +55,11 @@ class TrainParams:
     ratio: float = 1.0  # at most `ratio` times as many training examples per class as the smallest class
     quantize: bool = False  # a small .ftz (product quantisation, vocabulary cut to `cutoff` words)
     cutoff: int = 100_000
+    # "text": the DCLM-style line model-filter scores; "tag": the tag stage's line (lower-cased, title
+    # repeated, URL tokens; curate/stages/tag/features.py). Recorded in the registry, so taggers match it.
+    features: str = "text"
+    minn: int = 0  # character n-grams from minn to maxn (0 = none); help on small or multilingual data
+    maxn: int = 0
 
 
 @dataclass
@@ -67,8 +72,10 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def read_labelled(inputs: list[str], label: str | None, label_column: str | None) -> list[tuple[str, str]]:
-    """(label, text) pairs from shards: a fixed label, or each record's `label_column` value."""
+def read_labelled(inputs: list[str], label: str | None, label_column: str | None,
+                  line_of=None) -> list[tuple[str, str]]:
+    """(label, text) pairs from shards: a fixed label, or each record's `label_column` value.
+    `line_of(doc)`, when given, turns a record into the line to train on instead of its text."""
     if not inputs:
         return []
     out = []
@@ -79,7 +86,7 @@ def read_labelled(inputs: list[str], label: str | None, label_column: str | None
             value = label if label_column is None else doc.get(label_column)
             if value is None or str(value).strip() == "":
                 continue
-            out.append((str(value).strip().replace(" ", "_"), doc[TEXT]))
+            out.append((str(value).strip().replace(" ", "_"), doc[TEXT] if line_of is None else line_of(doc)))
     return out
 
 
@@ -164,6 +171,7 @@ def _fit(train_file: str, out: str, params: TrainParams, quantize: bool) -> list
     model = fasttext.train_supervised(
         input=train_file, epoch=params.epoch, lr=params.lr, dim=params.dim, wordNgrams=params.word_ngrams,
         minCount=params.min_count, bucket=params.bucket, thread=params.threads, seed=params.seed, verbose=0,
+        minn=params.minn, maxn=params.maxn,
     )
     if quantize:
         model.quantize(input=train_file, qnorm=True, retrain=True, cutoff=params.cutoff, thread=params.threads)
@@ -196,22 +204,22 @@ def train_classifier(
 ) -> TrainResult:
     """Train on labelled shards, evaluate on the held-out split, save to `out`, register as `name`."""
     t0 = time.perf_counter()
+    line_of = _line_maker(params)
     if label_column is not None:
         if positive or negative:
             raise StageError("give either --positive/--negative or INPUTS with --labels COLUMN, not both")
-        examples = read_labelled(inputs or [], None, label_column)
+        examples = read_labelled(inputs or [], None, label_column, line_of)
         if not examples:
             raise StageError(f"no documents with text and a {label_column!r} value in {inputs}: empty training set")
     else:
         if inputs:
             raise StageError("INPUTS need --labels COLUMN; for two classes use --positive and --negative")
-        pos = read_labelled(positive or [], POSITIVE, None)
-        neg = read_labelled(negative or [], NEGATIVE, None)
+        pos = read_labelled(positive or [], POSITIVE, None, line_of)
+        neg = read_labelled(negative or [], NEGATIVE, None, line_of)
         for what, found, given in (("positive", pos, positive), ("negative", neg, negative)):
             if not found:
                 raise StageError(f"no {what} documents with text in {given or '(no --' + what + ' given)'}: empty training set")
         examples = pos + neg
-    examples = [(label, classifier_line(text, params.max_chars)) for label, text in examples]
     train, valid = split_and_balance(examples, params)
 
     out = Path(out)
@@ -224,14 +232,34 @@ def train_classifier(
                 f.write(f"__label__{label} {line}\n")
         # fastText leaks state between trainings in one process (a second one sometimes fails with
         # "Encountered NaN" on the same data), so each training gets a fresh process.
-        with atomic_path(out) as tmp_out:
-            labels = _fit_in_fresh_process(train_file, tmp_out, params, quantize)
-
-    name = name or out.stem
-    positive_label = POSITIVE if label_column is None else None
+        tmp_out = temp_path(out)
+        name = name or out.stem
+        positive_label = POSITIVE if label_column is None else None
+        # fastText sometimes diverges without NaN (near-chance accuracy with settings that worked a run
+        # earlier): a model no better than always answering the commonest held-out label is retrained
+        # with the next seed, in a fresh process.
+        retries = 0
+        while True:
+            try:
+                labels = _fit_in_fresh_process(train_file, tmp_out, params, quantize)
+            except StageError as e:  # NaN loss: the same data often trains fine with another seed
+                if "NaN" not in str(e) or retries == MAX_RETRIES:
+                    raise
+                retries += 1
+                params = replace(params, seed=params.seed + 1)
+                continue
+            load_fasttext.cache_clear()  # a model saved over an older file at the same path
+            scorer = ModelScorer(name, str(tmp_out.resolve()), column_for(name), labels, positive_label)
+            metrics = evaluate(scorer, valid)
+            if not _looks_diverged(metrics, valid) or retries == MAX_RETRIES:
+                break
+            retries += 1
+            params = replace(params, seed=params.seed + 1)
+        os.replace(tmp_out, out)
     scorer = ModelScorer(name, str(out.resolve()), column_for(name), labels, positive_label)
-    load_fasttext.cache_clear()  # a model saved over an older file at the same path
-    metrics = evaluate(scorer, valid)
+    load_fasttext.cache_clear()
+    if retries:
+        metrics["retrained_after_divergence"] = retries
     counts = Counter(label for label, _ in examples)
     info = ModelInfo(
         name=name,
@@ -242,6 +270,7 @@ def train_classifier(
         kind="quality-classifier" if label_column is None else "classifier",
         meta={
             "labels": list(labels),
+            "features": params.features,
             "positive_label": positive_label,
             "params": {k: v for k, v in params.__dict__.items()},
             "training_data": [
@@ -257,6 +286,27 @@ def train_classifier(
     info = register_model(info)
     return TrainResult(info, dict(sorted(counts.items())), info.meta["trained_on"],
                        dict(sorted(Counter(label for label, _ in valid).items())), metrics, time.perf_counter() - t0)
+
+
+MAX_RETRIES = 2
+
+
+def _looks_diverged(metrics: dict, valid: list[tuple[str, str]]) -> bool:
+    if len(valid) < 50 or not metrics:
+        return False  # too few held-out documents to tell
+    commonest = Counter(label for label, _ in valid).most_common(1)[0][1] / len(valid)
+    return metrics["accuracy"] <= commonest
+
+
+def _line_maker(params: TrainParams):
+    """The function from a record to its training line, for the chosen feature set."""
+    if params.features == "text":
+        return lambda doc: classifier_line(doc[TEXT], params.max_chars)
+    if params.features == "tag":
+        from curate.stages.tag.features import tagger_line
+
+        return lambda doc: tagger_line(doc[TEXT], doc.get(URL), params.max_chars, "tag")
+    raise StageError(f"unknown feature set {params.features!r}: text or tag")
 
 
 def _files(arg: str) -> list[Path]:

@@ -1,0 +1,82 @@
+"""fastText taggers: a model per column (`topic`, `format`, any name) writing the top label, its
+probability, and optionally every label's probability.
+
+A tagger is configured as `COLUMN=MODEL` (MODEL: a registered name, e.g. the built-in
+`sib200-topic`, or a .bin/.ftz path); plain `MODEL` writes to the column the model records in the
+registry (built-ins: `topic`) or else to a column named after the model. Models trained with
+`curate train-classifier --labels COLUMN --features tag` record their feature set; the tagger
+builds the same line (features.py). A document with no text gets `unknown` and probability 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from curate.langid import LABEL_PREFIX, load_fasttext
+from curate.models import resolve_model
+from curate.stage import StageError
+from curate.stages.model_filter.score import column_for
+from curate.stages.tag.features import FEATURE_SETS, tagger_line
+
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Tagger:
+    column: str
+    model: str  # registered name (or file stem)
+    path: str
+    sha256: str
+    labels: tuple[str, ...]
+    features: str
+    taxonomy: str | None  # the taxonomy the model says it was trained for (registry meta)
+
+    def tag(self, texts: Sequence[str], urls: Sequence[str | None], max_chars: int | None,
+            distribution: bool = False) -> dict[str, list]:
+        """Columns for a batch: COLUMN (label), COLUMN_prob, and COLUMN__LABEL with `distribution`."""
+        lines = [tagger_line(t or "", u, max_chars, self.features) if t and t.strip() else "" for t, u in zip(texts, urls)]
+        todo = [i for i, line in enumerate(lines) if line]
+        top = [UNKNOWN] * len(lines)
+        prob = [0.0] * len(lines)
+        dist = {label: [0.0] * len(lines) for label in self.labels} if distribution else {}
+        if todo:
+            ft = load_fasttext(self.path)
+            got_labels, got_probs = ft.predict([lines[i] for i in todo], k=-1 if distribution else 1)
+            for i, labels, probs in zip(todo, got_labels, got_probs):
+                top[i] = labels[0][len(LABEL_PREFIX):]
+                prob[i] = min(1.0, float(probs[0]))  # fastText's softmax can round a hair above 1
+                for label, p in zip(labels, probs):
+                    if distribution:
+                        dist[label[len(LABEL_PREFIX):]][i] = min(1.0, float(p))
+        out = {self.column: top, f"{self.column}_prob": prob}
+        out.update({f"{self.column}__{label}": values for label, values in dist.items()})
+        return out
+
+
+def parse_spec(spec: str) -> tuple[str | None, str]:
+    """"topic=sib200-topic" -> ("topic", "sib200-topic"); "sib200-topic" -> (None, "sib200-topic")."""
+    column, sep, model = spec.partition("=")
+    if not sep:
+        return None, spec.strip()
+    column, model = column.strip(), model.strip()
+    if not column.isidentifier() or not model:
+        raise StageError(f"tagger {spec!r}: expected COLUMN=MODEL with COLUMN a plain name (e.g. topic=sib200-topic)")
+    return column, model
+
+
+def load_tagger(spec: str, verify: bool = False) -> Tagger:
+    column, name = parse_spec(spec)
+    info, path = resolve_model(name, verify=verify)
+    try:
+        ft = load_fasttext(str(path))
+    except ValueError as e:
+        raise StageError(f"tagger {name!r}: {path} is not a fastText model ({e})") from None
+    if ft.f.getArgs().model.name != "supervised":
+        raise StageError(f"tagger {name!r}: {path} is a fastText word-vector model, not a classifier")
+    labels = tuple(label[len(LABEL_PREFIX):] for label in ft.get_labels())
+    features = info.meta.get("features", "text")
+    if features not in FEATURE_SETS:
+        raise StageError(f"tagger {name!r}: unknown feature set {features!r} in its registry entry")
+    column = column or info.meta.get("column") or column_for(info.name)
+    return Tagger(column, info.name, str(path), info.sha256, labels, features, info.meta.get("taxonomy"))

@@ -1,0 +1,225 @@
+"""Benchmarks of the tag stage, each side by side with its reference in one run.
+
+    .venv/bin/python scripts/bench_tag.py [accuracy] [speed] [clusters] [--scale 100000]
+
+- accuracy: WebOrganizer's dev documents (../shared/data/weborganizer_dev; silver labels of their
+  gte-base classifiers, research use only: nothing trained here ships). Split by a hash of the URL
+  into train (60%), tune (20%) and check (20%). Tuning compared settings on `tune` (trained on
+  train); the reported models are trained on train+tune and measured on `check` only. Reference:
+  a plain fastText tagger (lower-cased word unigrams, 25 epochs). Both train through
+  `curate train-classifier`'s library (fresh process per training, divergence check).
+- speed: URL features + starter rules + one fastText tagger on 3-5 KB documents, one process,
+  vs bare fastText predict of the same documents with the same model (the floor).
+- clusters: purity against the topic and format labels at k=24 for several vector choices, and
+  the whole stage with `cluster: 24` on N documents (fit on 20,000) with 2 workers: wall time and
+  peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import xxhash  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "weborganizer_dev"
+TASKS = {"topic": "weborganizer-topics", "format": "weborganizer-formats"}
+# the settings chosen on the tune split (see docs/tag.md for what else was tried)
+CURATE = dict(features="tag", epoch=25, lr=0.5, dim=100, word_ngrams=1, bucket=400_000, minn=0, maxn=0)
+PLAIN = dict(features="plain", epoch=25, lr=0.5, dim=100, word_ngrams=1, bucket=400_000, minn=0, maxn=0)
+
+
+def part_of(url: str) -> str:
+    h = xxhash.xxh3_64_intdigest(url) % 10
+    return "check" if h < 2 else "tune" if h < 4 else "train"
+
+
+def load_docs() -> list[dict]:
+    from curate.stages.tag.taxonomy import load_taxonomy
+
+    names = {task: {lab.id: lab.label for lab in load_taxonomy(tax).labels} for task, tax in TASKS.items()}
+    docs = []
+    with gzip.open(DATA / "documents.jsonl.gz", "rt", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            rec = json.loads(line)
+            docs.append({"id": f"wo{i}", "text": rec["text"], "url": rec["url"], "part": part_of(rec["url"]),
+                         "topic": names["topic"][rec["topic_id"]], "format": names["format"][rec["format_id"]]})
+    return docs
+
+
+def _plain_line(doc: dict) -> str:
+    return " ".join(doc["text"].lower().split())
+
+
+def train_tagger(docs: list[dict], task: str, settings: dict, out: Path) -> str:
+    """Train through train-classifier's library; returns the registered name."""
+    from curate.stages.model_filter.train import TrainParams, train_classifier
+
+    s = dict(settings)
+    features = s.pop("features")
+    rows = [{"id": d["id"], "text": _plain_line(d) if features == "plain" else d["text"], "url": d["url"], "label": d[task]}
+            for d in docs]
+    random.Random(0).shuffle(rows)  # fastText reads the file in order: never feed it sorted by label
+    path = out.with_suffix(".jsonl")
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    params = TrainParams(features="text" if features == "plain" else features, valid_fraction=0.0, threads=1, **s)
+    train_classifier(out, out.stem, inputs=[str(path)], label_column="label", params=params)
+    return out.stem
+
+
+def measure(name: str, task: str, docs: list[dict], column: str) -> dict:
+    from curate.stages.tag.taggers import load_tagger
+
+    tagger = load_tagger(f"{column}={name}")
+    texts = [_plain_line(d) if name.endswith("plain") else d["text"] for d in docs]
+    pred = tagger.tag(texts, [d["url"] for d in docs], 10_000)[column]
+    gold = [d[task] for d in docs]
+    acc = sum(p == g for p, g in zip(pred, gold)) / len(gold)
+    f1s = []
+    for label in set(gold):
+        tp = sum(p == g == label for p, g in zip(pred, gold))
+        fp = sum(p == label != g for p, g in zip(pred, gold))
+        fn = sum(g == label != p for p, g in zip(pred, gold))
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return {"accuracy": round(acc, 4), "macro_f1": round(sum(f1s) / len(f1s), 4), "docs": len(gold)}
+
+
+def bench_accuracy(docs: list[dict], tmp: Path, tune: bool) -> dict:
+    out = {}
+    splits = {"tune": ([d for d in docs if d["part"] == "train"], [d for d in docs if d["part"] == "tune"]),
+              "check": ([d for d in docs if d["part"] != "check"], [d for d in docs if d["part"] == "check"])}
+    if not tune:
+        del splits["tune"]
+    for split, (train, test) in splits.items():
+        for task in TASKS:
+            for system, settings in (("plain", PLAIN), ("curate", CURATE)):
+                name = f"wo-{split}-{task}-{system}"
+                train_tagger(train, task, settings, tmp / f"{name}.bin")
+                m = measure(name, task, test, task)
+                out[f"{split}/{task}/{system}"] = m
+                print(f"{split:5} {task:6} {system:6} acc {m['accuracy']:.3f} macro-F1 {m['macro_f1']:.3f} "
+                      f"({len(train)} train, {m['docs']} test)", flush=True)
+    return out
+
+
+def bench_speed(docs: list[dict], tmp: Path, n: int = 20_000) -> dict:
+    from curate.langid import load_fasttext
+    from curate.models import resolve_model
+    from curate.stages.model_filter.score import normalise
+    from curate.stages.tag import TagConfig, TagStage
+
+    name = "wo-check-topic-curate"
+    if not (tmp / f"{name}.bin").exists():
+        train_tagger([d for d in docs if d["part"] != "check"], "topic", CURATE, tmp / f"{name}.bin")
+    pool = [d for d in docs if 3_000 <= len(d["text"].encode()) <= 5_000]
+    batch = [dict(id=f"s{i}", text=pool[i % len(pool)]["text"], url=pool[i % len(pool)]["url"]) for i in range(n)]
+    stage = TagStage(TagConfig(taggers=[f"topic={name}"], url_rules="starter"))
+    stage.setup()
+    _, path = resolve_model(name)
+    ft = load_fasttext(str(path))
+    stage.tag_batch([dict(d) for d in batch[:500]])  # warm caches
+    t0 = time.perf_counter()
+    for i in range(0, n, 2048):
+        stage.tag_batch([dict(d) for d in batch[i:i + 2048]])
+    curate = n / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for i in range(0, n, 2048):
+        ft.predict([normalise(d["text"], 10_000) for d in batch[i:i + 2048]], k=1)
+    bare = n / (time.perf_counter() - t0)
+    avg = sum(len(d["text"].encode()) for d in batch) / n
+    print(f"speed: tag stage (URL features + starter rules + 1 tagger) {curate:,.0f} docs/s; bare fastText predict "
+          f"{bare:,.0f} docs/s; ratio {curate / bare:.2f} ({avg / 1000:.1f} KB docs, one process)", flush=True)
+    return {"tag_docs_per_s": round(curate), "bare_fasttext_docs_per_s": round(bare), "ratio": round(curate / bare, 3),
+            "avg_kb": round(avg / 1000, 2)}
+
+
+def bench_clusters(docs: list[dict], tmp: Path, scale: int) -> dict:
+    import numpy as np
+
+    from curate.stages.tag import clusters as cl
+
+    out = {}
+    texts, names = [d["text"] for d in docs], [d["url"] for d in docs]
+    for label, dims in (("LSA 100 dims (default)", 100), ("LSA 50 dims", 50), ("LSA 200 dims", 200)):
+        t0 = time.perf_counter()
+        model = cl.fit(texts, names, cl.ClusterParams(k=24, dims=dims, sample=len(texts)))
+        nearest, _ = model.assign(texts)
+        secs = time.perf_counter() - t0
+        pt, pf = cl.purity(nearest.tolist(), [d["topic"] for d in docs]), cl.purity(nearest.tolist(), [d["format"] for d in docs])
+        out[label] = {"purity_topic": round(pt, 4), "purity_format": round(pf, 4), "seconds": round(secs, 1)}
+        print(f"clusters k=24, {label}: purity vs topic {pt:.3f}, vs format {pf:.3f} ({secs:.1f} s)", flush=True)
+    # reference: the purity of a random assignment with the same cluster sizes
+    rng = np.random.default_rng(0)
+    shuffled = rng.permutation(nearest)
+    out["random (same sizes)"] = {"purity_topic": round(cl.purity(shuffled.tolist(), [d["topic"] for d in docs]), 4)}
+    print(f"clusters k=24, random assignment: purity vs topic {out['random (same sizes)']['purity_topic']:.3f}", flush=True)
+
+    # the whole stage at scale: N documents (the dev texts repeated), fit on 20,000, 2 workers
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.inputs import resolve_inputs
+    from curate.runner import run_stage
+    from curate.stages.tag import TagConfig, TagStage
+
+    src = tmp / f"scale-{scale}"
+    src.mkdir(exist_ok=True)
+    shards = 4
+    for s in range(shards):
+        rows = [{"id": f"x{i}", "text": docs[i % len(docs)]["text"], "url": docs[i % len(docs)]["url"], "source": "wo"}
+                for i in range(s, scale, shards)]
+        pq.write_table(pa.Table.from_pylist(rows), src / f"part-{s}.parquet")
+    stage = TagStage(TagConfig(taggers=[], url_rules=None, cluster=24, cluster_sample=20_000))
+    t0 = time.perf_counter()
+    result = run_stage(stage, resolve_inputs([str(src)], TagStage.input_suffixes), tmp / f"scale-out-{scale}", workers=2)
+    secs = time.perf_counter() - t0
+    peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    out["scale"] = {"docs": result.stats.docs_in, "seconds": round(secs, 1), "peak_mib_main": round(peak_self),
+                    "peak_mib_largest_worker": round(peak_children), "workers": 2, "fit_sample": 20_000}
+    print(f"clusters at scale: {result.stats.docs_in:,} docs (fit on 20,000, k=24, 2 workers) in {secs:.1f} s; "
+          f"peak RSS main {peak_self:,.0f} MiB, largest worker {peak_children:,.0f} MiB", flush=True)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("parts", nargs="*", default=["accuracy", "speed", "clusters"])
+    ap.add_argument("--scale", type=int, default=100_000)
+    ap.add_argument("--tune", action="store_true", help="also train on `train` and measure on `tune` (the tuning runs)")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args()
+    if not DATA.is_dir():
+        print(f"error: {DATA} not found (../shared/data beside the clone)", file=sys.stderr)
+        return 2
+    docs = load_docs()
+    print(f"WebOrganizer dev: {len(docs)} documents; parts {dict(Counter(d['part'] for d in docs))}", flush=True)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench-tag-") as tmp:
+        os.environ["CURATE_MODELS_DIR"] = str(Path(tmp) / "models")  # nothing trained here is registered for real
+        (Path(tmp) / "models").mkdir()
+        if "accuracy" in args.parts:
+            results["accuracy"] = bench_accuracy(docs, Path(tmp), args.tune)
+        if "speed" in args.parts:
+            results["speed"] = bench_speed(docs, Path(tmp))
+        if "clusters" in args.parts:
+            results["clusters"] = bench_clusters(docs, Path(tmp), args.scale)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
