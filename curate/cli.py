@@ -48,6 +48,7 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="List and verify the models curate uses.", no_args_is_help=False)
 app.add_typer(models_app, name="models")
+app.add_typer(__import__("curate.rewrite.cli", fromlist=["app"]).app, name="rewrite-queue")
 
 EXIT_USAGE = 2
 EXIT_NOTHING_READ = 1
