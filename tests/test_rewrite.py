@@ -23,6 +23,11 @@ from curate.rewrite.select import url_host
 
 from .conftest import run_cli, write_jsonl
 
+
+def flat(stderr: bytes) -> str:
+    """stderr with rich's line wrapping undone."""
+    return " ".join(stderr.decode().split())
+
 N_DOCS = 600
 
 
@@ -214,7 +219,7 @@ def test_invalid_policies_are_rejected(tmp_path, corpus):
     # through the CLI: one line, exit 2, no traceback
     p = policy_file(tmp_path, "band: {column: no_such_column}\nstyles: [easy]\n")
     proc = run_cli("rewrite-queue", "export", str(corpus), "-o", str(tmp_path / "q"), "--policy", str(p))
-    err = proc.stderr.decode()
+    err = flat(proc.stderr)
     assert proc.returncode == 2 and "band column 'no_such_column' is in none of the inputs" in err
     assert "Traceback" not in err
 
@@ -310,7 +315,7 @@ def test_tokenizer_json_gives_exact_counts(tmp_path):
     assert sum(row["input_tokens"] for row in rows) == 120 + 2 + 1 + overhead * len(rows)
     proc = run_cli("rewrite-queue", "export", str(tmp_path / "in"), "-o", str(tmp_path / "q2"), "--policy",
                    str(policy_file(tmp_path, "styles: [easy]\n")), "--tokenizer", str(tmp_path / "missing.json"))
-    assert proc.returncode == 2 and "tokenizer file" in proc.stderr.decode()
+    assert proc.returncode == 2 and "tokenizer file" in flat(proc.stderr)
 
 
 # ------------------------------------------------------------------ idempotence
@@ -384,8 +389,8 @@ def test_cli_export_prints_counts_tokens_and_cost(corpus, tmp_path):
     p = policy_file(tmp_path, "band: {column: quality_score, low: 20, high: 60}\nstyles: [wikipedia]\n"
                               "price: {input_per_million: 0.5, output_per_million: 1.5}\n")
     proc = run_cli("rewrite-queue", "export", str(corpus), "-o", str(tmp_path / "q"), "--policy", str(p), "--json")
-    assert proc.returncode == 0, proc.stderr.decode()
-    err = proc.stderr.decode()
+    assert proc.returncode == 0, flat(proc.stderr)
+    err = flat(proc.stderr)
     m = orjson.loads(proc.stdout)
     assert f"{m['documents']['queued']:,} queued" in err
     assert "estimated cost:" in err and f"{m['cost']['total_expected']:,.2f} USD" in err
