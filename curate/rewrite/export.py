@@ -22,7 +22,8 @@ import xxhash
 
 from curate.inputs import resolve_inputs
 from curate.llm.batch import MAX_BYTES, MAX_LINES, RequestWriter, make_request, request_id
-from curate.records import ID, REJECT_REASON, TEXT
+from curate.records import ID, TEXT
+from curate.rewrite.candidates import candidates
 from curate.rewrite.chunking import chunk_text
 from curate.rewrite.policy import Policy
 from curate.rewrite.queue import (EXPORTS, INDEX, MANIFEST, IndexWriter, PromptWriter, next_export_name, queued_keys,
@@ -31,7 +32,7 @@ from curate.rewrite.scan import InputStats, needs_scan, scan_inputs
 from curate.rewrite.select import Selector
 from curate.rewrite.styles import Style
 from curate.rewrite.tokens import DEFAULT_CHARS_PER_TOKEN, TokenCounter, token_counter
-from curate.shards import SHARD_SUFFIXES, read_shard
+from curate.shards import SHARD_SUFFIXES
 
 log = logging.getLogger("curate")
 FORMATS = ("batch", "prompts")
@@ -95,27 +96,12 @@ def export_queue(inputs: list[str], queue: Path, policy: Policy, styles: dict[st
     reasons: Counter[str] = Counter()
     per_style: dict[str, StyleCounts] = {s.name: StyleCounts() for s in styles.values()}
     oversize_examples: list[dict] = []
-    read = 0
     try:
         for shard in shards:
-            for doc in read_shard(shard.path, shard.name, shard.source):
-                read += 1
-                if doc.get(REJECT_REASON):
-                    reasons["unreadable"] += 1
-                    continue
-                if not doc[TEXT].strip():
-                    reasons["empty_text"] += 1
-                    continue
-                names, why = selector.styles_for(doc)
-                if names is None:
-                    reasons[why] += 1
-                    continue
+            for doc, names in candidates(shard, selector, reasons):
                 key = doc_key(doc)
                 if key in already:
                     reasons["already_queued"] += 1
-                    continue
-                if not selector.sampled(str(doc[ID])):
-                    reasons["sampled_out"] += 1
                     continue
                 if selector.budget_full():
                     reasons["over_budget"] += 1
@@ -183,6 +169,7 @@ def export_queue(inputs: list[str], queue: Path, policy: Policy, styles: dict[st
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
 
+    read = reasons.pop("read", 0)
     manifest = _manifest(name, policy, styles, policy_file, inputs, fmt, stats, read, reasons, per_style, counter,
                          oversize_examples, requeue, time.time() - started)
     manifest["budget_sample_rate"] = selector.sample_rate
