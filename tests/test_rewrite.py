@@ -159,6 +159,19 @@ def test_document_budget_is_exact_and_spread_over_the_input(corpus, tmp_path):
     assert m["documents"]["by_reason"]["sampled_out"] > 300
 
 
+def test_parallel_workers_give_the_same_export(tmp_path):
+    inputs = tmp_path / "in"
+    for i in range(3):
+        write_docs(inputs / f"part{i}.parquet", 120, seed=10 + i, prefix=f"p{i}")
+    policy = ("band: {column: quality_score, low: 10, high: 90}\nmix: {easy: 1, qa: 1}\nbudget: {max_docs: 150}\n"
+              "domains: {column: url_host, keep_mix: true}\n")
+    one = run_export(inputs, tmp_path / "one", policy)
+    two = run_export(inputs, tmp_path / "two", policy, workers=2)
+    assert [p.read_bytes() for p in one.files] == [p.read_bytes() for p in two.files]
+    assert index_rows(one) == index_rows(two)
+    assert one.manifest["documents"] == two.manifest["documents"] and one.manifest["documents"]["queued"] == 150
+
+
 def test_token_budget_is_respected(corpus, tmp_path):
     r = run_export(corpus, tmp_path, "styles: [wikipedia]\nbudget: {max_tokens: 60000}\n")
     m = r.manifest

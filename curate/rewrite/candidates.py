@@ -95,8 +95,11 @@ def _parquet(shard: InputShard, selector: Selector, reasons: Counter) -> Iterato
         reasons["read"] += n
         if not keep_rows:
             continue
-        rows = batch.take(pa.array(keep_rows, type=pa.int32())).to_pylist()
-        for rid, doc in zip(keep_ids, rows):
+        taken = batch.take(pa.array(keep_rows, type=pa.int32()))
+        # column by column: much faster than pyarrow's row-wise to_pylist
+        columns = [taken.column(j).to_pylist() for j in range(taken.num_columns)]
+        for rid, values in zip(keep_ids, zip(*columns)):
+            doc = dict(zip(taken.schema.names, values))
             doc[ID] = rid
             doc.setdefault(URL, None)
             if not doc.get(SOURCE):

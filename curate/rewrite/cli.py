@@ -89,6 +89,7 @@ def export_command(
     price_out: Optional[float] = typer.Option(None, "--price-out", min=0, help="Override the price per million output tokens."),
     max_lines: int = typer.Option(50_000, "--max-lines", min=1, help="Most requests per file (OpenAI Batch: 50,000)."),
     max_mb: int = typer.Option(200, "--max-mb", min=1, help="Most megabytes per file (OpenAI Batch: 200)."),
+    workers: int = typer.Option(1, "-w", "--workers", min=1, help="Parallel local processes (the result is the same)."),
     as_json: bool = typer.Option(False, "--json", help="Also print the manifest as JSON on stdout."),
 ):
     """Choose documents by a policy, cut them into chunks within each style's input budget, and write
@@ -118,7 +119,8 @@ def export_command(
         if updates:
             pol = pol.model_copy(update=updates)
         result = export_queue(inputs, output, pol, styles, fmt=fmt, requeue=requeue, tokenizer=tokenizer,
-                              max_lines=max_lines, max_bytes=max_mb * 2**20, policy_file=str(policy))
+                              max_lines=max_lines, max_bytes=max_mb * 2**20, policy_file=str(policy),
+                              workers=workers)
     except _errors() as e:
         raise _fail(str(e)) from None
     print_export(result.manifest, output)

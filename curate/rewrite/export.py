@@ -10,6 +10,7 @@ documents queued by an earlier export are skipped unless `requeue` is asked.
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import time
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
 import xxhash
 
 from curate.inputs import resolve_inputs
@@ -26,7 +29,7 @@ from curate.records import ID, TEXT
 from curate.rewrite.candidates import candidates
 from curate.rewrite.chunking import chunk_text
 from curate.rewrite.policy import Policy
-from curate.rewrite.queue import (EXPORTS, INDEX, MANIFEST, IndexWriter, PromptWriter, next_export_name, queued_keys,
+from curate.rewrite.queue import (EXPORTS, INDEX, MANIFEST, IndexWriter, PromptWriter, export_dirs, next_export_name, queued_keys,
                                   write_json)
 from curate.rewrite.scan import InputStats, needs_scan, scan_inputs
 from curate.rewrite.select import Selector
@@ -67,12 +70,149 @@ def _prompt_overhead(style: Style, counter: TokenCounter) -> int:
     return counter.count(style.prompt(""))
 
 
+@dataclass
+class _Job:
+    """What every per-shard task needs (picklable: it goes to worker processes)."""
+
+    policy: Policy
+    styles: dict[str, Style]
+    stats: InputStats
+    tokens_per_doc: float
+    tokenizer: Path | None
+    fmt: str
+    queue: Path
+    requeue: bool
+    spool: Path
+    exports: tuple[str, ...]  # the earlier exports of the queue
+
+
+@dataclass
+class _ShardOut:
+    """A shard's candidates, in input order, with their requests spooled to files."""
+
+    reasons: Counter
+    skips: dict[str, Counter]  # style -> too_short / oversize_segment
+    oversize_examples: list[dict]
+    # per candidate: doc key, domain, input tokens, number of requests, per-style request stats
+    docs: list[tuple[str, str, int, int, tuple]]
+    lines: Path
+    index: Path
+
+
+@functools.cache
+def _counter(tokenizer: Path | None) -> TokenCounter:
+    return token_counter(tokenizer)
+
+
+@functools.lru_cache(maxsize=2)
+def _queued(queue: Path, exports: tuple[str, ...]) -> frozenset:
+    """Keys queued by the given earlier exports (cached per worker process; the key changes
+    with every new export, so a long-lived process never sees a stale set)."""
+    return frozenset(queued_keys(queue))
+
+
+def _prepare_shard(job: _Job, number: int, shard) -> _ShardOut:
+    """Everything per document that does not depend on other documents: the policy's cheap
+    checks, already-queued, chunking, token counts, and the request lines themselves."""
+    policy, styles = job.policy, job.styles
+    counter = _counter(job.tokenizer)
+    selector = Selector(policy, job.stats, job.tokens_per_doc)
+    already = frozenset() if job.requeue else _queued(job.queue, job.exports)
+    overhead = {ref: _prompt_overhead(s, counter) for ref, s in styles.items()}
+    params = {ref: {**s.request_params(), **policy.params} for ref, s in styles.items()}
+    reasons: Counter[str] = Counter()
+    skips = {s.name: Counter() for s in styles.values()}
+    examples: list[dict] = []
+    docs = []
+    lines_path, index_path = job.spool / f"{number:05d}.jsonl", job.spool / f"{number:05d}.index.parquet"
+    index = IndexWriter(index_path)
+    ratio = policy.price.output_ratio
+    with open(lines_path, "wb") as out:
+        for doc, names in candidates(shard, selector, reasons):
+            key = doc_key(doc)
+            if key in already:
+                reasons["already_queued"] += 1
+                continue
+            language = doc.get(policy.language_column)
+            language = language if isinstance(language, str) else None
+            plans, skipped = [], []
+            for ref in names:
+                style = styles[ref]
+                ch = chunk_text(doc[TEXT], style.input_tokens, counter, language)
+                if ch.total_tokens < style.min_segment_tokens:
+                    skips[style.name]["too_short"] += 1
+                    skipped.append("too_short")
+                    continue
+                if ch.oversize:
+                    skips[style.name]["oversize_segment"] += 1
+                    if len(examples) < OVERSIZE_EXAMPLES:
+                        examples.append({"id": doc[ID], "style": style.name, "segments": ch.oversize[:5],
+                                         "budget": style.input_tokens, "largest": max(ch.tokens)})
+                    if policy.oversize == "skip_document":
+                        skipped.append("oversize_segment")
+                        continue
+                plans.append((ref, style, ch))
+            if not plans:
+                reasons[skipped[0]] += 1
+                continue
+            carry = {c: doc[c] for c in policy.carry_columns if doc.get(c) is not None}
+            carry_json = orjson.dumps(carry, default=str).decode() if carry else None
+            doc_tokens = n_requests = 0
+            per_style = []
+            for ref, style, ch in plans:
+                p = params[ref]
+                out_max = int(p.get("max_tokens", style.output_tokens))
+                s_in = s_exp = 0
+                for i, (text, n_tok) in enumerate(zip(ch.chunks, ch.tokens)):
+                    cid = request_id(key, i, f"rewrite:{style.name}", style.version, policy.model, p)
+                    if job.fmt == "batch":
+                        line = make_request(cid, style.messages(text), policy.model, **p)
+                    else:
+                        line = {"custom_id": cid, "prompt": style.prompt(text)}
+                    out.write(orjson.dumps(line) + b"\n")
+                    in_tok = n_tok + overhead[ref]
+                    s_in += in_tok
+                    s_exp += min(out_max, int(n_tok * ratio + 0.5))
+                    index.add(custom_id=cid, doc_key=key, parent_id=str(doc[ID]), chunk=i, n_chunks=len(ch.chunks),
+                              style=style.name, style_ref=ref, prompt_version=style.version, model=policy.model,
+                              input_tokens=in_tok, url=doc.get("url"), parent_source=doc.get("source"), carry=carry_json)
+                n = len(ch.chunks)
+                per_style.append((style.name, n, s_in, out_max * n, s_exp))
+                doc_tokens += s_in
+                n_requests += n
+            docs.append((key, selector.domain_of(doc), doc_tokens, n_requests, tuple(per_style)))
+    index.close()
+    return _ShardOut(reasons, skips, examples, docs, lines_path, index_path)
+
+
+def _run_shards(job: _Job, shards: list, workers: int):
+    """The per-shard work, in input order; in worker processes when workers > 1."""
+    if workers <= 1 or len(shards) <= 1:
+        for i, shard in enumerate(shards):
+            yield _prepare_shard(job, i, shard)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(workers, len(shards)),
+                             mp_context=multiprocessing.get_context("forkserver")) as pool:
+        futures = [pool.submit(_prepare_shard, job, i, shard) for i, shard in enumerate(shards)]
+        for f in futures:
+            yield f.result()
+
+
 def export_queue(inputs: list[str], queue: Path, policy: Policy, styles: dict[str, Style], *, fmt: str = "batch",
                  requeue: bool = False, tokenizer: Path | None = None, max_lines: int = MAX_LINES,
-                 max_bytes: int = MAX_BYTES, policy_file: str | None = None) -> ExportResult:
+                 max_bytes: int = MAX_BYTES, policy_file: str | None = None, workers: int = 1) -> ExportResult:
+    """Export the requests `policy` asks for from `inputs` into a new export of `queue`.
+
+    Shards are prepared in parallel (`workers` processes); the budget and per-domain caps are
+    then applied in input order in this process, so the result does not depend on `workers`.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose {' or '.join(FORMATS)}")
     started = time.time()
+    queue = Path(queue)
     counter = token_counter(tokenizer)
     shards = resolve_inputs(inputs, SHARD_SUFFIXES)
     paths = [s.path for s in shards if s.path is not None]
@@ -82,88 +222,63 @@ def export_queue(inputs: list[str], queue: Path, policy: Policy, styles: dict[st
     avg_chars = stats.eligible_chars / stats.eligible if stats.eligible else 0
     tokens_per_doc = n_styles * (avg_chars / DEFAULT_CHARS_PER_TOKEN + sum(overhead.values()) / max(1, len(overhead)))
     selector = Selector(policy, stats, tokens_per_doc)
-    already = set() if requeue else queued_keys(queue)
 
     name = next_export_name(queue)
-    root = Path(queue) / EXPORTS
+    root = queue / EXPORTS
     final_dir = root / name
     tmp_dir = root / f".{name}.tmp"
     shutil.rmtree(tmp_dir, ignore_errors=True)
-    tmp_dir.mkdir(parents=True)
+    spool = tmp_dir / ".spool"
+    spool.mkdir(parents=True)
+    job = _Job(policy, styles, stats, tokens_per_doc, tokenizer, fmt, queue, requeue, spool,
+               tuple(d.name for d in export_dirs(queue)))
     writer = (RequestWriter(tmp_dir, "requests", max_lines, max_bytes) if fmt == "batch"
               else PromptWriter(tmp_dir, "prompts", max_lines, max_bytes))
     index = IndexWriter(tmp_dir / INDEX)
     reasons: Counter[str] = Counter()
     per_style: dict[str, StyleCounts] = {s.name: StyleCounts() for s in styles.values()}
     oversize_examples: list[dict] = []
+    taken: set[str] = set()
     try:
-        for shard in shards:
-            for doc, names in candidates(shard, selector, reasons):
-                key = doc_key(doc)
-                if key in already:
-                    reasons["already_queued"] += 1
-                    continue
-                if selector.budget_full():
-                    reasons["over_budget"] += 1
-                    continue
-                domain = selector.domain_of(doc)
-                if selector.domain_full(domain):
-                    reasons["domain_cap"] += 1
-                    continue
-                language = doc.get(policy.language_column)
-                language = language if isinstance(language, str) else None
-                plans = []
-                skipped = []
-                for ref in names:
-                    style = styles[ref]
-                    ch = chunk_text(doc[TEXT], style.input_tokens, counter, language)
-                    if ch.total_tokens < style.min_segment_tokens:
-                        per_style[style.name].too_short += 1
-                        skipped.append("too_short")
+        for out in _run_shards(job, shards, workers):
+            reasons.update(out.reasons)
+            for style_name, c in out.skips.items():
+                per_style[style_name].too_short += c["too_short"]
+                per_style[style_name].oversize_segment += c["oversize_segment"]
+            oversize_examples += out.oversize_examples[:OVERSIZE_EXAMPLES - len(oversize_examples)]
+            keep: list[bool] = []
+            with open(out.lines, "rb") as lines:
+                for key, domain, tokens, n_requests, styles_of_doc in out.docs:
+                    block = [next(lines) for _ in range(n_requests)]
+                    if key in taken:
+                        why = "duplicate_document"  # the same id and text twice in the input
+                    elif selector.budget_full() or selector.over_budget(tokens):
+                        why = "over_budget"
+                    elif selector.domain_full(domain):
+                        why = "domain_cap"
+                    else:
+                        why = "queued"
+                    reasons[why] += 1
+                    keep += [why == "queued"] * n_requests
+                    if why != "queued":
                         continue
-                    if ch.oversize:
-                        per_style[style.name].oversize_segment += 1
-                        if len(oversize_examples) < OVERSIZE_EXAMPLES:
-                            oversize_examples.append({"id": doc[ID], "style": style.name, "segments": ch.oversize[:5],
-                                                      "budget": style.input_tokens,
-                                                      "largest": max(ch.tokens)})
-                        if policy.oversize == "skip_document":
-                            skipped.append("oversize_segment")
-                            continue
-                    plans.append((ref, style, ch))
-                if not plans:
-                    reasons[skipped[0]] += 1
-                    continue
-                doc_tokens = sum(sum(ch.tokens) + overhead[ref] * len(ch.chunks) for ref, _, ch in plans)
-                if selector.over_budget(doc_tokens):
-                    reasons["over_budget"] += 1
-                    continue
-                selector.take(domain, doc_tokens)
-                reasons["queued"] += 1
-                carry = {c: doc[c] for c in policy.carry_columns if doc.get(c) is not None}
-                carry_json = orjson.dumps(carry, default=str).decode() if carry else None
-                for ref, style, ch in plans:
-                    params = {**style.request_params(), **policy.params}
-                    counts = per_style[style.name]
-                    counts.documents += 1
-                    for i, (text, n_tok) in enumerate(zip(ch.chunks, ch.tokens)):
-                        cid = request_id(key, i, f"rewrite:{style.name}", style.version, policy.model, params)
-                        if fmt == "batch":
-                            writer.write(make_request(cid, style.messages(text), policy.model, **params))
-                        else:
-                            writer.write({"custom_id": cid, "prompt": style.prompt(text)})
-                        in_tok = n_tok + overhead[ref]
-                        out_max = int(params.get("max_tokens", style.output_tokens))
-                        counts.requests += 1
-                        counts.input_tokens += in_tok
-                        counts.output_tokens_max += out_max
-                        counts.output_tokens_expected += min(out_max, int(n_tok * policy.price.output_ratio + 0.5))
-                        index.add(custom_id=cid, doc_key=key, parent_id=str(doc[ID]), chunk=i, n_chunks=len(ch.chunks),
-                                  style=style.name, style_ref=ref, prompt_version=style.version, model=policy.model,
-                                  input_tokens=in_tok, url=doc.get("url"), parent_source=doc.get("source"),
-                                  carry=carry_json)
+                    taken.add(key)
+                    selector.take(domain, tokens)
+                    for line in block:
+                        writer.write(orjson.loads(line))
+                    for style_name, n, s_in, s_max, s_exp in styles_of_doc:
+                        c = per_style[style_name]
+                        c.documents += 1
+                        c.requests += n
+                        c.input_tokens += s_in
+                        c.output_tokens_max += s_max
+                        c.output_tokens_expected += s_exp
+            index.write_table(pq.read_table(out.index).filter(pa.array(keep, type=pa.bool_())))
+            out.lines.unlink()
+            out.index.unlink()
         files = writer.close()
         index.close()
+        shutil.rmtree(spool, ignore_errors=True)
     except BaseException:
         writer.abort()
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -181,7 +296,7 @@ def export_queue(inputs: list[str], queue: Path, policy: Policy, styles: dict[st
     manifest["files"] = [p.name for p in files]
     write_json(tmp_dir / MANIFEST, manifest)
     tmp_dir.rename(final_dir)
-    write_json(Path(queue) / MANIFEST, manifest)
+    write_json(queue / MANIFEST, manifest)
     return ExportResult(final_dir, manifest, [final_dir / p.name for p in files])
 
 

@@ -95,6 +95,12 @@ class IndexWriter:
         if len(self.rows["custom_id"]) >= self.flush_rows:
             self.flush()
 
+    def write_table(self, table: pa.Table) -> None:
+        self.flush()
+        if table.num_rows:
+            self._writer.write_table(table.cast(INDEX_SCHEMA))
+            self.count += table.num_rows
+
     def flush(self) -> None:
         if self.rows["custom_id"]:
             self._writer.write_table(pa.table(self.rows, schema=INDEX_SCHEMA))
