@@ -24,6 +24,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import orjson
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -83,25 +85,21 @@ def _gen(path: Path, n: int, seed: int) -> None:
     write_many(path, n, seed=seed, prefix=f"s{seed}")
 
 
-# Runs a command and prints its peak resident memory (largest process of its tree) last on stderr.
-MEASURE = """
-import resource, subprocess, sys
-rc = subprocess.run(sys.argv[1:]).returncode
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
-sys.exit(rc)
-"""
-
-
 def timed(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in GiB, stdout."""
+    """Wall seconds, peak resident memory in GiB summed over the process tree, stdout."""
+    from bench_dedup import TreeMemory  # the same sampler as the dedup benchmark
+
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "120"})
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": "120"})
+    mem = TreeMemory(proc.pid)
+    mem.start()
+    out, err = proc.communicate()
+    mem.stop = True
     seconds = time.perf_counter() - t
     if proc.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr[-3000:]}")
-    peak_kib = int(proc.stderr.strip().splitlines()[-1])
-    return seconds, peak_kib / 2**20, proc.stdout
+        sys.exit(f"failed: {' '.join(cmd)}\n{err[-3000:]}")
+    return seconds, mem.peak / 2**30, out
 
 
 def main() -> None:
@@ -109,6 +107,7 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=1_000_000)
     ap.add_argument("--work", type=Path, default=Path("/tmp/curate-bench-rewrite"))
     ap.add_argument("--policies", default="rewire,nemotron")
+    ap.add_argument("--workers", default="1,2", help="Worker counts to run each export with.")
     args = ap.parse_args()
 
     data = args.work / f"docs-{args.docs}"
@@ -125,19 +124,19 @@ def main() -> None:
     for name in args.policies.split(","):
         policy = args.work / f"{name}.yaml"
         policy.write_text(textwrap.dedent(POLICIES[name]))
-        queue = args.work / f"queue-{name}"
-        shutil.rmtree(queue, ignore_errors=True)
-        seconds, gb, out = timed([py, "-m", "curate.cli", "rewrite-queue", "export", str(data), "-o", str(queue),
-                                  "--policy", str(policy), "--json"])
-        import orjson
-
-        m = orjson.loads(out[out.index("{"):out.rindex("}") + 1])
-        size = sum(p.stat().st_size for p in (queue / "exports").rglob("requests-*.jsonl")) / 2**20
-        print(f"export {name}: {seconds:.1f} s ({seconds / floor_s:.1f}x the floor), peak {gb:.2f} GiB; "
-              f"{m['documents']['queued']:,} documents queued, {m['requests']:,} requests in {len(m['files'])} files "
-              f"({size:,.0f} MiB); {m['documents']['read'] / seconds:,.0f} docs/s read; "
-              f"estimated {m['tokens']['input']:,} input tokens, cost {m['cost']['total_expected']:,.2f} USD")
-        shutil.rmtree(queue, ignore_errors=True)
+        for workers in map(int, args.workers.split(",")):
+            queue = args.work / f"queue-{name}"
+            shutil.rmtree(queue, ignore_errors=True)
+            seconds, gb, out = timed([py, "-m", "curate.cli", "rewrite-queue", "export", str(data), "-o", str(queue),
+                                      "--policy", str(policy), "--json", "-w", str(workers)])
+            m = orjson.loads(out[out.index("{"):out.rindex("}") + 1])
+            size = sum(p.stat().st_size for p in (queue / "exports").rglob("requests-*.jsonl")) / 2**20
+            print(f"export {name} -w {workers}: {seconds:.1f} s ({seconds / floor_s:.1f}x the floor), peak {gb:.2f} GiB "
+                  f"(process tree); {m['documents']['queued']:,} documents queued, {m['requests']:,} requests in "
+                  f"{len(m['files'])} files ({size:,.0f} MiB); {m['documents']['read'] / seconds:,.0f} docs/s read; "
+                  f"estimated {m['tokens']['input']:,} input tokens, cost {m['cost']['total_expected']:,.2f} USD",
+                  flush=True)
+            shutil.rmtree(queue, ignore_errors=True)
 
 
 if __name__ == "__main__":
