@@ -85,10 +85,14 @@ def _gen(path: Path, n: int, seed: int) -> None:
     write_many(path, n, seed=seed, prefix=f"s{seed}")
 
 
-def timed(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak resident memory in GiB summed over the process tree, stdout."""
+def timed(cmd: list[str]) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (the process tree, user + system), peak resident memory in GiB summed
+    over the process tree, stdout. CPU seconds say more than wall time on a shared machine."""
+    import resource
+
     from bench_dedup import TreeMemory  # the same sampler as the dedup benchmark
 
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "COLUMNS": "120"})
@@ -97,9 +101,11 @@ def timed(cmd: list[str]) -> tuple[float, float, str]:
     out, err = proc.communicate()
     mem.stop = True
     seconds = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{err[-3000:]}")
-    return seconds, mem.peak / 2**30, out
+    return seconds, cpu, mem.peak / 2**30, out
 
 
 def main() -> None:
@@ -117,9 +123,10 @@ def main() -> None:
           f"{sum(p.stat().st_size for p in data.glob('*.parquet')) / 2**20:,.0f} MiB of Parquet")
 
     py = sys.executable
-    floor_s, floor_gb, out = timed([py, "-c", READ_ONLY, str(data)])
+    floor_s, floor_cpu, floor_gb, out = timed([py, "-c", READ_ONLY, str(data)])
     n, chars = map(int, out.split()[:2])
-    print(f"floor (read every document with curate's shard reader): {floor_s:.1f} s, peak {floor_gb:.2f} GiB, "
+    print(f"floor (read every document with curate's shard reader): {floor_s:.1f} s wall, {floor_cpu:.1f} s CPU, "
+          f"peak {floor_gb:.2f} GiB, "
           f"{n:,} docs, {chars / n:,.0f} chars/doc")
     for name in args.policies.split(","):
         policy = args.work / f"{name}.yaml"
@@ -127,11 +134,12 @@ def main() -> None:
         for workers in map(int, args.workers.split(",")):
             queue = args.work / f"queue-{name}"
             shutil.rmtree(queue, ignore_errors=True)
-            seconds, gb, out = timed([py, "-m", "curate.cli", "rewrite-queue", "export", str(data), "-o", str(queue),
+            seconds, cpu, gb, out = timed([py, "-m", "curate.cli", "rewrite-queue", "export", str(data), "-o", str(queue),
                                       "--policy", str(policy), "--json", "-w", str(workers)])
             m = orjson.loads(out[out.index("{"):out.rindex("}") + 1])
             size = sum(p.stat().st_size for p in (queue / "exports").rglob("requests-*.jsonl")) / 2**20
-            print(f"export {name} -w {workers}: {seconds:.1f} s ({seconds / floor_s:.1f}x the floor), peak {gb:.2f} GiB "
+            print(f"export {name} -w {workers}: {seconds:.1f} s wall ({seconds / floor_s:.1f}x the floor), "
+                  f"{cpu:.1f} s CPU ({cpu / floor_cpu:.1f}x the floor's), peak {gb:.2f} GiB "
                   f"(process tree); {m['documents']['queued']:,} documents queued, {m['requests']:,} requests in "
                   f"{len(m['files'])} files ({size:,.0f} MiB); {m['documents']['read'] / seconds:,.0f} docs/s read; "
                   f"estimated {m['tokens']['input']:,} input tokens, cost {m['cost']['total_expected']:,.2f} USD",

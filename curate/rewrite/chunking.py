@@ -65,8 +65,8 @@ def pack(segment_tokens: list[int], budget: int) -> tuple[list[tuple[int, int]],
 
 def chunk_tokens(seg_tokens: list[int]) -> int:
     """Tokens of segments joined by newlines, counted as `pack` counts them."""
-    non_blank = sum(1 for n in seg_tokens if n)
-    return sum(seg_tokens) + max(0, non_blank - 1)
+    non_blank = len(seg_tokens) - seg_tokens.count(0)
+    return sum(seg_tokens) + (non_blank - 1 if non_blank else 0)
 
 
 def chunk_text(text: str, budget: int, counter: TokenCounter, language: str | None = None) -> Chunking:

@@ -159,7 +159,9 @@ def _prepare_shard(job: _Job, number: int, shard) -> _ShardOut:
             carry_json = orjson.dumps(carry, default=str).decode() if carry else None
             doc_tokens = n_requests = 0
             per_style = []
+            parent_id, url, parent_source = str(doc[ID]), doc.get("url"), doc.get("source")
             for ref, style, ch in plans:
+                n_chunks = len(ch.chunks)
                 p = params[ref]
                 out_max = int(p.get("max_tokens", style.output_tokens))
                 s_in = s_exp = 0
@@ -173,9 +175,8 @@ def _prepare_shard(job: _Job, number: int, shard) -> _ShardOut:
                     in_tok = n_tok + overhead[ref]
                     s_in += in_tok
                     s_exp += min(out_max, int(n_tok * ratio + 0.5))
-                    index.add(custom_id=cid, doc_key=key, parent_id=str(doc[ID]), chunk=i, n_chunks=len(ch.chunks),
-                              style=style.name, style_ref=ref, prompt_version=style.version, model=policy.model,
-                              input_tokens=in_tok, url=doc.get("url"), parent_source=doc.get("source"), carry=carry_json)
+                    index.add(cid, key, parent_id, i, n_chunks, style.name, ref, style.version, policy.model, in_tok,
+                              url, parent_source, carry_json)
                 n = len(ch.chunks)
                 per_style.append((style.name, n, s_in, out_max * n, s_exp))
                 doc_tokens += s_in

@@ -84,15 +84,15 @@ class IndexWriter:
 
     def __init__(self, path: Path, flush_rows: int = 100_000):
         self.path, self.flush_rows = path, flush_rows
-        self.rows: dict[str, list] = {f.name: [] for f in INDEX_SCHEMA}
+        self.rows: list[tuple] = []  # in INDEX_SCHEMA's column order
         self.count = 0
         self._writer = pq.ParquetWriter(path, INDEX_SCHEMA, compression="zstd")
 
-    def add(self, **row) -> None:
-        for k, v in self.rows.items():
-            v.append(row[k])
+    def add(self, *row) -> None:
+        """One request's row, values in INDEX_SCHEMA's column order."""
+        self.rows.append(row)
         self.count += 1
-        if len(self.rows["custom_id"]) >= self.flush_rows:
+        if len(self.rows) >= self.flush_rows:
             self.flush()
 
     def write_table(self, table: pa.Table) -> None:
@@ -102,9 +102,10 @@ class IndexWriter:
             self.count += table.num_rows
 
     def flush(self) -> None:
-        if self.rows["custom_id"]:
-            self._writer.write_table(pa.table(self.rows, schema=INDEX_SCHEMA))
-            self.rows = {k: [] for k in self.rows}
+        if self.rows:
+            columns = [list(col) for col in zip(*self.rows)]
+            self._writer.write_table(pa.table(columns, schema=INDEX_SCHEMA))
+            self.rows = []
 
     def close(self) -> None:
         self.flush()
