@@ -224,7 +224,7 @@ def test_invalid_policies_are_rejected(tmp_path, corpus):
         "band: {column: s, low: 60, high: 20}\nstyles: [easy]\n": "must be below high",
         "styles: [no_such_style]\n": "unknown rewrite style 'no_such_style'",
         "styles: [easy]\nbudgett: {max_docs: 3}\n": "budgett",
-        "styles: [easy]\ndomains: {max_share: 0.1}\n": "need budget.max_docs",
+        "styles: [easy]\ndomains: {max_share: 0.1}\n": "need a budget",
     }
     for text, message in bad.items():
         with pytest.raises(PolicyError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
@@ -409,3 +409,24 @@ def test_cli_export_prints_counts_tokens_and_cost(corpus, tmp_path):
     assert "estimated cost:" in err and f"{m['cost']['total_expected']:,.2f} USD" in err
     assert f"estimated input tokens {m['tokens']['input']:,}" in err
     assert (tmp_path / "q" / "manifest.json").is_file()
+
+
+def test_shipped_policies_and_configs_validate():
+    from curate.config import load_config
+
+    from .conftest import ROOT
+
+    load_policy(ROOT / "configs" / "rewrite-policy-demo.yaml")
+    cfg, specs = load_config(ROOT / "configs" / "rewire-keep-best.yaml")
+    assert [s.name for s in specs] == ["filter", "model-filter", "dedup"]
+    assert specs[1].options.keep_top
+    # every policy example in docs/rewrite.md is a valid policy
+    import re
+
+    import yaml
+
+    blocks = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "rewrite.md").read_text(), re.S)
+    policies = [b for b in blocks if re.search(r"^(styles|mix|route):", b, re.M)]
+    assert len(policies) == 3
+    for block in policies:
+        Policy(**yaml.safe_load(block)).load_styles()

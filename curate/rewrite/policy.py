@@ -77,9 +77,10 @@ class Budget(_Model):
 class Domains(_Model):
     column: str = Field("url_host", description="Domain column, or url_host for the host of `url`.")
     max_docs: int | None = Field(None, gt=0, description="Most documents per domain.")
-    max_share: float | None = Field(None, gt=0, le=1, description="Most documents per domain as a share of budget.max_docs.")
-    keep_mix: bool = Field(False, description="Cap each domain at its share of the eligible documents x budget.max_docs "
-                                              "(+ slack), so the queue keeps the corpus's domain mix.")
+    max_share: float | None = Field(None, gt=0, le=1, description="Most documents per domain as a share of the "
+                                    "document budget (budget.max_docs, else max_tokens / estimated tokens per document).")
+    keep_mix: bool = Field(False, description="Cap each domain at its share of the eligible documents x the document "
+                                              "budget (+ slack), so the queue keeps the corpus's domain mix.")
     slack: float = Field(0.1, ge=0, description="Headroom over each domain's proportional share (keep_mix).")
 
 
@@ -119,8 +120,9 @@ class Policy(_Model):
         if self.mix is not None:
             if not self.mix or any(w < 0 for w in self.mix.values()) or sum(self.mix.values()) <= 0:
                 raise ValueError("mix: weights must be >= 0 and not all 0")
-        if self.domains and (self.domains.max_share or self.domains.keep_mix) and not self.budget.max_docs:
-            raise ValueError("domains.max_share and domains.keep_mix need budget.max_docs")
+        if (self.domains and (self.domains.max_share or self.domains.keep_mix)
+                and not (self.budget.max_docs or self.budget.max_tokens)):
+            raise ValueError("domains.max_share and domains.keep_mix need a budget (max_docs or max_tokens)")
         return self
 
     def style_names(self) -> list[str]:

@@ -52,6 +52,9 @@ class Selector:
         self.tokens = 0
         self.per_domain: dict[str, int] = {}
         self.sample_rate = self._sample_rate(tokens_per_doc)
+        # documents the budget allows: max_docs, else what max_tokens buys at the mean document size
+        b = policy.budget
+        self.doc_budget = b.max_docs or (int(b.max_tokens / tokens_per_doc) if b.max_tokens and tokens_per_doc > 0 else None)
         if policy.mix is not None:
             total = sum(policy.mix.values())
             acc, self._mix = 0.0, []
@@ -112,17 +115,17 @@ class Selector:
         return "" if value is None else str(value)
 
     def domain_cap(self, domain: str) -> int | None:
-        d, b = self.policy.domains, self.policy.budget
+        d, budget = self.policy.domains, self.doc_budget
         if d is None:
             return None
         caps = []
         if d.max_docs:
             caps.append(d.max_docs)
-        if d.max_share:
-            caps.append(max(1, math.floor(d.max_share * b.max_docs)))
-        if d.keep_mix and self.stats.eligible:
+        if d.max_share and budget:
+            caps.append(max(1, math.floor(d.max_share * budget)))
+        if d.keep_mix and budget and self.stats.eligible:
             share = self.stats.domain_counts.get(domain, 0) / self.stats.eligible
-            caps.append(max(1, math.ceil(share * b.max_docs * (1 + d.slack))))
+            caps.append(max(1, math.ceil(share * budget * (1 + d.slack))))
         return min(caps) if caps else None
 
     def domain_full(self, domain: str) -> bool:
