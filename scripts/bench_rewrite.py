@@ -138,8 +138,11 @@ def main() -> None:
                                       "--policy", str(policy), "--json", "-w", str(workers)])
             m = orjson.loads(out[out.index("{"):out.rindex("}") + 1])
             size = sum(p.stat().st_size for p in (queue / "exports").rglob("requests-*.jsonl")) / 2**20
+            # worker processes are children of multiprocessing's forkserver, which is never waited for:
+            # their CPU time is not in RUSAGE_CHILDREN, so CPU is reported for -w 1 only
+            cpu_text = f"{cpu:.1f} s CPU ({cpu / floor_cpu:.1f}x the floor's), " if workers == 1 else ""
             print(f"export {name} -w {workers}: {seconds:.1f} s wall ({seconds / floor_s:.1f}x the floor), "
-                  f"{cpu:.1f} s CPU ({cpu / floor_cpu:.1f}x the floor's), peak {gb:.2f} GiB "
+                  f"{cpu_text}peak {gb:.2f} GiB "
                   f"(process tree); {m['documents']['queued']:,} documents queued, {m['requests']:,} requests in "
                   f"{len(m['files'])} files ({size:,.0f} MiB); {m['documents']['read'] / seconds:,.0f} docs/s read; "
                   f"estimated {m['tokens']['input']:,} input tokens, cost {m['cost']['total_expected']:,.2f} USD",
