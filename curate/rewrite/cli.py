@@ -108,6 +108,8 @@ def export_command(
 
     if fmt not in FORMATS:
         raise _fail(f"--format must be {' or '.join(FORMATS)}, not {fmt!r}")
+    if "-" in inputs:
+        raise _fail("rewrite-queue export reads its inputs twice (percentiles first): name files, not - for stdin")
     try:
         pol, styles = load_policy(policy)
         updates = {}
