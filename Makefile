@@ -30,10 +30,11 @@ models/demo-quality.bin: $(SAMPLE)/labels.jsonl
 
 demo: setup $(SAMPLE)/labels.jsonl models/demo-quality.bin
 	$(VENV)/bin/curate run configs/demo.yaml
-	@# REWIRE: queue the middle of the quality distribution for LLM rewriting (request files, no LLM
-	@# call); prints counts, token and cost estimates. Fresh each time, so it always shows a full export.
+	@# REWIRE: queue the middle of the quality distribution (model-filter's kept and rejected documents)
+	@# for LLM rewriting: request files, no LLM call; prints counts, token and cost estimates.
+	@# Fresh each time, so it always shows a full export.
 	rm -rf runs/demo-rewrite-queue
-	$(VENV)/bin/curate rewrite-queue export runs/demo/02-model-filter runs/demo/02-model-filter/rejected \
+	$(VENV)/bin/curate rewrite-queue export runs/demo/02-model-filter $$(ls -d runs/demo/02-model-filter/rejected 2>/dev/null) \
 	    -o runs/demo-rewrite-queue --policy configs/rewrite-policy-demo.yaml
 
 test: setup
