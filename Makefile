@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 SAMPLE := data/sample
 
-.PHONY: setup demo test test-all clean
+.PHONY: setup demo demo-rewrite-llm test test-all clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,11 @@ demo: setup $(SAMPLE)/labels.jsonl models/demo-quality.bin
 	rm -rf runs/demo-rewrite-queue
 	$(VENV)/bin/curate rewrite-queue export runs/demo/02-model-filter $$(ls -d runs/demo/02-model-filter/rejected 2>/dev/null) \
 	    -o runs/demo-rewrite-queue --policy configs/rewrite-policy-demo.yaml
+
+# The rewrite queue end to end with the embedded local model on a few sample pages
+# (export -> llm serve -> llm run -> ingest); slow on CPU (the model writes ~6 tokens/s).
+demo-rewrite-llm: setup $(SAMPLE)/labels.jsonl
+	$(PY) scripts/demo_rewrite_llm.py --sample $(SAMPLE) --docs 3
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider
