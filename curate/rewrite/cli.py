@@ -187,7 +187,7 @@ def styles_command():
         for name in builtin_styles():
             s = load_style(name)
             table.add_row(s.name, str(s.input_tokens), str(s.output_tokens), str(s.min_segment_tokens), s.parser,
-                          s.answer_prefix, s.method.split(":")[0])
+                          s.answer_prefix, s.method.split("): ")[0] + ")" if "): " in s.method else s.method)
     except _errors() as e:
         raise _fail(str(e)) from None
     console.print(table)
