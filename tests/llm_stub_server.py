@@ -75,7 +75,10 @@ def make_handler(state: StubState):
                 self._send(404, {"error": {"message": "not found"}})
 
         def do_POST(self):
-            body = orjson.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            try:
+                body = orjson.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            except orjson.JSONDecodeError:  # e.g. a client killed between headers and body
+                return self._send(400, {"error": {"message": "body is not JSON"}})
             if self.path != "/v1/chat/completions":
                 return self._send(404, {"error": {"message": f"no route {self.path}"}})
             auth = self.headers.get("Authorization")
@@ -106,6 +109,10 @@ class _Server(http.server.ThreadingHTTPServer):
     request_queue_size = 256  # the default backlog of 5 drops connects when 64 clients open at once
     daemon_threads = True
 
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a killed client is expected here
+            super().handle_error(request, client_address)
+
 
 class StubServer:
     """`with StubServer() as srv:` serves on 127.0.0.1 in a thread; srv.url is the /v1 base URL."""
@@ -116,7 +123,7 @@ class StubServer:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> StubServer:
         self.thread.start()

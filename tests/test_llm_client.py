@@ -102,15 +102,16 @@ def test_429_with_retry_after_and_500s_are_retried(tmp_path, stub):
 
 
 def test_timeouts_are_retried_then_dead_lettered(tmp_path, stub):
-    ids = write_requests(tmp_path / "req", ["sleep:1.5:1 once", "sleep:1.5:9 always", "plain x"])
-    s = run_requests([tmp_path / "req"], tmp_path / "out.jsonl", stub.url, concurrency=3, timeout=0.4,
+    # a 1 s timeout leaves a busy machine room to answer the quick requests in time
+    ids = write_requests(tmp_path / "req", ["sleep:2.5:1 once", "sleep:2.5:9 always", "plain x"])
+    s = run_requests([tmp_path / "req"], tmp_path / "out.jsonl", stub.url, concurrency=3, timeout=1.0,
                      max_retries=1, **FAST)
     assert (s.done, s.failed) == (2, 1)
     assert s.failure_kinds == {"timeout": 1}
-    assert stub.state.attempts["sleep:1.5:1 once"] == 2 and stub.state.attempts["sleep:1.5:9 always"] == 2
+    assert stub.state.attempts["sleep:2.5:1 once"] == 2 and stub.state.attempts["sleep:2.5:9 always"] == 2
     dead = read_responses(tmp_path / "out.dead.jsonl")
     [(cid, ans)] = dead.items()
-    assert ids[cid] == "sleep:1.5:9 always" and ans.error.startswith("timeout: gave up after 2 attempts")
+    assert ids[cid] == "sleep:2.5:9 always" and ans.error.startswith("timeout: gave up after 2 attempts")
     assert set(read_responses(tmp_path / "out.jsonl")) == set(ids) - {cid}
 
 
@@ -221,6 +222,32 @@ def test_missing_api_key_is_one_clear_line_and_the_key_never_reaches_a_file(tmp_
     assert KEY not in r.output + caplog.text
     leak = next(a for a in answers.values() if "you sent" in a.text)
     assert leak.text == "you sent Bearer [redacted]"  # the server echoed it; the client scrubbed it
+
+
+def test_progress_reports_counts_rate_and_eta(tmp_path, stub):
+    from curate.llm.cli import _progress_line
+
+    write_requests(tmp_path / "req", ["delay:0.7 slow"] + [f"plain {i}" for i in range(5)])
+    seen = []
+    s = run_requests([tmp_path / "req"], tmp_path / "out.jsonl", stub.url, concurrency=2,
+                     on_progress=lambda s: seen.append((s.done, s.total_tokens, _progress_line(s))), **FAST)
+    assert len(seen) >= 2 and seen[-1][0] == s.done == 6
+    assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)
+    mid = next(line for d, _, line in seen if d < 6)
+    assert "/6" in mid and "req/s" in mid and "ETA" in mid
+    assert seen[-1][2].startswith(f"done 6/6 · failed 0 · retried 0 · tokens {s.total_tokens:,}")
+
+
+def test_responses_inside_the_request_folder_or_a_request_file_as_output_are_refused(tmp_path):
+    write_requests(tmp_path / "req", ["plain a"])
+    with pytest.raises(LLMRunError, match="among the request files"):
+        run_requests([tmp_path / "req"], tmp_path / "req" / "requests-00000.jsonl", "http://127.0.0.1:9/v1")
+    with pytest.raises(LLMRunError, match="among the request files"):
+        run_requests([tmp_path / "req"], tmp_path / "req" / "out.jsonl", "http://127.0.0.1:9/v1")
+    # -o naming a request file elsewhere would count every request as answered: refused too
+    write_requests(tmp_path / "other", ["plain b"])
+    with pytest.raises(LLMRunError, match="requests-00000.jsonl:1: not a response line"):
+        run_requests([tmp_path / "req"], tmp_path / "other" / "requests-00000.jsonl", "http://127.0.0.1:9/v1")
 
 
 def test_helpers():

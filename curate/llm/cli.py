@@ -67,6 +67,7 @@ def run(
     Exit 0 when everything is answered, 1 if some requests failed, 2 on a usage or configuration error (e.g. a missing API key).
     """
     import sys
+    import time
 
     from curate.llm.batch import BatchFileError
     from curate.llm.client import LLMRunError, run_requests
@@ -81,6 +82,13 @@ def run(
         live = Live(Text(""), console=console, refresh_per_second=4, transient=True)
         live.start()
         on_progress = lambda s: live.update(Text(_progress_line(s)))  # noqa: E731
+    else:  # a log file: one line every 30 s
+        last = [time.monotonic()]
+
+        def on_progress(s):
+            if time.monotonic() - last[0] >= 30:
+                last[0] = time.monotonic()
+                print(f"llm run: {_progress_line(s)}", file=sys.stderr, flush=True)
     try:
         s = run_requests(requests, output, endpoint, model=model, concurrency=concurrency, api_key_env=api_key_env,
                          timeout=timeout, max_retries=max_retries, backoff_base=backoff, backoff_max=max_backoff,
