@@ -1,13 +1,12 @@
 """Counting tokens offline: a `tokenizers` JSON file given by path, else a characters-per-token estimate.
 
 The estimate divides a text's length in characters by a per-language ratio. It is stated as an
-estimate wherever it is reported (manifest `tokens.method`), because real tokenizers differ by
-20-40% between each other on the same text. The ratios below are typical of the BPE
-tokenizers with 50k-130k vocabularies used for rewriting models: about 4 characters per token
-for English and other Latin-script languages, fewer for languages whose words split into more
-pieces, and about 1-1.5 for scripts written without spaces. `scripts/measure_chars_per_token.py`
-measures them for a given tokenizer JSON on the project's language test data, so a team can
-replace them with figures for its own model.
+estimate wherever it is reported (manifest `tokens.estimate`, `tokens.method`), because real
+tokenizers differ by 20-40% between each other on the same text. The ratios below are typical
+of the BPE tokenizers with 50k-130k vocabularies used for rewriting models (about 4 characters
+per token for English, fewer for languages whose words split into more pieces, 1-1.5 for scripts
+written without spaces); they were not measured here for a particular model. For exact budgets
+and costs, give the tokenizer file of the model that will run (`--tokenizer`).
 """
 
 from __future__ import annotations
