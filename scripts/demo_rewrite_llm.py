@@ -90,7 +90,7 @@ def main() -> None:
     server = start_server(port, out / "serve.log")
     try:
         sh("llm", "run", str(queue / "exports" / "0001"), "-o", str(out / "answers.jsonl"),
-           "--endpoint", f"http://127.0.0.1:{port}/v1", "--concurrency", "1", check=False)
+           "--endpoint", f"http://127.0.0.1:{port}/v1", "--concurrency", "1", "--timeout", "900", check=False)
     finally:
         server.terminate()
         server.wait(timeout=30)
