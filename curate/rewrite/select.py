@@ -64,17 +64,21 @@ class Selector:
                     self._mix.append((acc, name))
 
     def _sample_rate(self, tokens_per_doc: float) -> float:
-        """The share of eligible documents the budget can take, with 10% headroom (the exact cap
+        """The share of eligible documents the budget can take, with headroom (10% plus three
+        standard deviations of the sample size, so small budgets are filled too; the exact cap
         is enforced as documents are taken, so headroom only avoids falling short)."""
         b, eligible = self.policy.budget, self.stats.eligible
         if not eligible:
             return 1.0
-        rates = []
+        docs = []
         if b.max_docs:
-            rates.append(b.max_docs / eligible)
+            docs.append(b.max_docs)
         if b.max_tokens and tokens_per_doc > 0:
-            rates.append(b.max_tokens / (eligible * tokens_per_doc))
-        return min(1.0, 1.1 * min(rates)) if rates else 1.0
+            docs.append(b.max_tokens / tokens_per_doc)
+        if not docs:
+            return 1.0
+        n = min(docs)
+        return min(1.0, (1.1 * n + 3 * math.sqrt(n) + 1) / eligible)
 
     def styles_for(self, doc: dict) -> tuple[list[str] | None, str]:
         """The style names the policy gives `doc`, or None and the reason it is not eligible."""
