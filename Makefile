@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 SAMPLE := data/sample
 
-.PHONY: setup demo demo-llm test test-all clean browser
+.PHONY: setup demo demo-llm demo-rewrite-llm test test-all clean browser
 
 setup: $(STAMP) browser
 
@@ -47,11 +47,24 @@ demo: setup $(SAMPLE)/labels.jsonl models/demo-quality.bin models/demo-rater-edu
 	$(VENV)/bin/curate report runs/demo -o runs/demo/report.html
 	@echo "report of the demo run: $(CURDIR)/runs/demo/report.html"
 
+	@# REWIRE: queue the middle of the quality distribution (model-filter's kept and rejected documents)
+	@# for LLM rewriting: request files, no LLM call; prints counts, token and cost estimates.
+	@# Fresh each time, so it always shows a full export.
+	rm -rf runs/demo-rewrite-queue
+	$(VENV)/bin/curate rewrite-queue export runs/demo/02-model-filter $$(ls -d runs/demo/02-model-filter/rejected 2>/dev/null) \
+	    -o runs/demo-rewrite-queue --policy configs/rewrite-policy-demo.yaml
+
+
 # The whole rating loop with the embedded local model (slow: a few minutes; not part of `make test`):
 # annotate export -> llm serve -> llm run -> annotate import -> train-rater -> rate, then the local
 # model's agreement with the levels the generator built the pages with.
 demo-llm: setup $(SAMPLE)/labels.jsonl
 	$(PY) scripts/demo_llm.py --sample $(SAMPLE) --docs 30 --doc-tokens 200
+
+# The rewrite queue end to end with the embedded local model on a few sample pages
+# (export -> llm serve -> llm run -> ingest); slow on CPU (the model writes ~6 tokens/s).
+demo-rewrite-llm: setup $(SAMPLE)/labels.jsonl
+	$(PY) scripts/demo_rewrite_llm.py --sample $(SAMPLE) --docs 3
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider

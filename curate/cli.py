@@ -49,6 +49,7 @@ app = typer.Typer(
 models_app = typer.Typer(help="List and verify the models curate uses.", no_args_is_help=False, rich_markup_mode=None)
 app.add_typer(models_app, name="models")
 app.add_typer(__import__("curate.llm.cli", fromlist=["app"]).app, name="llm")  # LLM batch files (curate/llm/)
+app.add_typer(__import__("curate.rewrite.cli", fromlist=["app"]).app, name="rewrite-queue")  # curate/rewrite/
 
 
 def _version(value: bool) -> None:
