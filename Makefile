@@ -46,14 +46,12 @@ demo: setup $(SAMPLE)/labels.jsonl models/demo-quality.bin models/demo-rater-edu
 	$(VENV)/bin/curate run configs/demo.yaml
 	$(VENV)/bin/curate report runs/demo -o runs/demo/report.html
 	@echo "report of the demo run: $(CURDIR)/runs/demo/report.html"
-
 	@# REWIRE: queue the middle of the quality distribution (model-filter's kept and rejected documents)
 	@# for LLM rewriting: request files, no LLM call; prints counts, token and cost estimates.
 	@# Fresh each time, so it always shows a full export.
 	rm -rf runs/demo-rewrite-queue
 	$(VENV)/bin/curate rewrite-queue export runs/demo/02-model-filter $$(ls -d runs/demo/02-model-filter/rejected 2>/dev/null) \
 	    -o runs/demo-rewrite-queue --policy configs/rewrite-policy-demo.yaml
-
 
 # The whole rating loop with the embedded local model (slow: a few minutes; not part of `make test`):
 # annotate export -> llm serve -> llm run -> annotate import -> train-rater -> rate, then the local
