@@ -22,17 +22,29 @@ def _one_line(record) -> str:
     return "{level}: {message}\n"
 
 
+# curate's own sinks, so reconfiguring removes only them (a test's or a library user's sinks stay)
+_sinks: list[int] = []
+
+
+def _remove_own_sinks() -> None:
+    while _sinks:
+        try:
+            log.remove(_sinks.pop())
+        except ValueError:  # already removed by someone else
+            pass
+
+
 def configure_main_logging() -> None:
-    log.remove()
-    log.add(sys.stderr, level=os.environ.get(LOG_LEVEL_ENV, "WARNING"), format=_one_line)
+    _remove_own_sinks()
+    _sinks.append(log.add(sys.stderr, level=os.environ.get(LOG_LEVEL_ENV, "WARNING"), format=_one_line))
 
 
 def _task_logger(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -1):
     """datatrove logs every task at INFO to stderr; curate shows warnings only, and keeps all in the file."""
-    log.remove()
+    _remove_own_sinks()
     logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
-    log.add(sys.stderr, level=os.environ.get(LOG_LEVEL_ENV, "WARNING"), format=_one_line)
-    log.add(logfile, level="DEBUG", diagnose=False)
+    _sinks.append(log.add(sys.stderr, level=os.environ.get(LOG_LEVEL_ENV, "WARNING"), format=_one_line))
+    _sinks.append(log.add(logfile, level="DEBUG", diagnose=False))
     return logfile
 
 
@@ -40,4 +52,8 @@ def _task_logger(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -
 # modules). datatrove resets its logger to INFO-on-stderr after each task; curate keeps its own.
 _dt_base.add_task_logger = _task_logger
 _dt_logging.setup_default_logger = configure_main_logging
+try:
+    log.remove(0)  # loguru's default stderr sink: curate's replaces it
+except ValueError:
+    pass
 configure_main_logging()

@@ -70,11 +70,11 @@ def real_texts() -> list[str]:
 def _distinct(texts: list[str], max_jaccard: float = 0.3) -> list[str]:
     """Drop texts whose 5-gram shingles overlap an earlier one (the test pages include near-copies),
     so the 'distinct documents' really are distinct (exact Jaccard, brute force)."""
-    from curate.stages.dedup.normalize import words
+    from curate.stages.dedup.normalize import shingle_words
 
     kept, sets = [], []
     for t in texts:
-        w = words(t)
+        w = shingle_words(t)
         s = {tuple(w[i:i + 5]) for i in range(len(w) - 4)}
         if all(len(s & o) / len(s | o) < max_jaccard for o in sets):
             kept.append(t)

@@ -142,3 +142,17 @@ class GateStage(Stage):
                 raise TimeoutError(f"gate {gate} never opened")
             time.sleep(0.02)
         yield from docs
+
+
+@register
+class BuggyCheckStage(Stage):
+    """A stage with a bug outside any shard: curate must report it in one line, not a traceback."""
+
+    name = "test-buggy-check"
+    Config = EmitConfig
+
+    def check(self):
+        raise RuntimeError("a bug in a check")
+
+    def process(self, docs):
+        yield from docs

@@ -17,7 +17,7 @@ from curate.shards import SHARD_SUFFIXES
 from curate.stages.dedup import DedupStage
 from curate.stages.dedup.lsh import PRESETS, band_keys, detection_probability
 from curate.stages.dedup.minhash import MinHasher
-from curate.stages.dedup.normalize import words
+from curate.stages.dedup.normalize import shingle_words
 from curate.stages.dedup.synthetic import DocMaker
 from curate.stages.dedup.unionfind import UnionFind
 from tests.conftest import run_cli, write_jsonl
@@ -41,7 +41,7 @@ def read_all(folder: Path) -> tuple[dict[str, dict], dict[str, dict]]:
 
 
 def shingles(text: str, n: int = 5) -> set:
-    w = words(text)
+    w = shingle_words(text)
     return {tuple(w[i:i + n]) for i in range(len(w) - n + 1)}
 
 

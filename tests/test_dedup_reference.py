@@ -20,7 +20,7 @@ import pytest
 
 from curate.stages.dedup.lsh import PRESETS, band_keys, detection_probability
 from curate.stages.dedup.minhash import MinHasher
-from curate.stages.dedup.normalize import words
+from curate.stages.dedup.normalize import shingle_words
 from curate.stages.dedup.sign import sketch_similarity
 
 PARAMS = PRESETS["curate"]  # 5-gram shingles, 20 bands x 7 rows = 140 hashes, as the stage runs
@@ -50,7 +50,7 @@ def _pairs() -> list[tuple[str, str]]:
 
 def _shingles(text: str) -> set[bytes]:
     """The shingles curate's MinHasher hashes: word n-grams of the normalised words."""
-    w = words(text)
+    w = shingle_words(text)
     n = PARAMS.ngram
     return {" ".join(w[i:i + n]).encode() for i in range(len(w) - n + 1)}
 

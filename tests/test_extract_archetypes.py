@@ -167,7 +167,7 @@ def test_every_page_with_text_becomes_a_document_or_a_reasoned_reject(tmp_path):
     }
     for name, html in pages.items():
         (tmp_path / name).write_text(html)
-    stage = ExtractStage()
+    stage = ExtractStage(method="model")
     stage.setup()
     from curate.inputs import resolve_inputs
 

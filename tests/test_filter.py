@@ -56,7 +56,7 @@ def distinct_words(n: int) -> str:
 
 def test_tokenizer_splits_like_spacy_english():
     spacy = pytest.importorskip("spacy")
-    from curate.stages.filter.tokenize import words as tokenize
+    from curate.stages.filter.tokenize import spacy_tokens as tokenize
 
     nlp = spacy.blank("en")
     for text in [
@@ -550,7 +550,7 @@ def test_tokens_and_word_features_match_spacy_on_edge_cases(text):
     from datatrove.utils.text import PUNCTUATION_SET, split_into_words
 
     from curate.stages.filter.features import Features
-    from curate.stages.filter.tokenize import words as tokenize
+    from curate.stages.filter.tokenize import spacy_tokens as tokenize
 
     reference = split_into_words(text, "en")  # datatrove's spaCy word split, as its Gopher filter uses
     assert tokenize(text) == reference

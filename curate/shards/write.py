@@ -47,9 +47,19 @@ def records_to_table(records: list[dict]) -> pa.Table:
         try:
             arrays.append(pa.array(values, type=typ or COLUMN_TYPES.get(key)))
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-            arrays.append(pa.array(values, type=typ))
+            try:
+                arrays.append(pa.array(values, type=typ))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+                # values of mixed types (a rejected record's bad field beside good ones): each kept
+                # as its JSON text, so nothing is lost and the shard still has one type per column
+                arrays.append(pa.array([v if v is None or isinstance(v, str) else _json_text(v) for v in values],
+                                       pa.string()))
         names.append(key)
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def _json_text(value) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=str).decode()
 
 
 def _stamped(schema: pa.Schema) -> pa.Schema:

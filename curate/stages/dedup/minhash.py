@@ -19,7 +19,7 @@ import xxhash
 
 from curate.stages.dedup.lsh import mix64
 
-from curate.stages.dedup.normalize import words
+from curate.stages.dedup.normalize import shingle_words
 
 HASH_SCHEME = "xxh3word-ngram-mulshift32-v1"  # recorded in the index: a different scheme cannot be mixed
 _CHUNK_CELLS = 1 << 17  # shingles x hashes per numpy chunk (1 MB of uint64): measured fastest here
@@ -46,7 +46,7 @@ class MinHasher:
 
     def signatures(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(signatures uint32 (k, num_hashes), indices into `texts` of the k documents that have one)."""
-        doc_words = [words(t) for t in texts]
+        doc_words = [shingle_words(t) for t in texts]
         counts = np.array([len(w) for w in doc_words], dtype=np.int64)
         n = self.ngram
         has_sig = np.flatnonzero(counts >= n)

@@ -39,7 +39,7 @@ def url_key(url: str | None) -> int | None:
     return xxhash.xxh3_64_intdigest(u.encode("utf-8", "surrogatepass")) if u else None
 
 
-def words(text: str) -> list[str]:
+def shingle_words(text: str) -> list[str]:
     """The words MinHash shingles: lowercased, punctuation dropped, digits folded to 0."""
     if text.isascii():
         return text.lower().translate(_ASCII_WORDS).split()

@@ -24,7 +24,7 @@ from curate.inputs import InputShard
 from curate.langid import predict_languages
 from curate.logs import log
 from curate.models import resolve_model
-from curate.records import ID, REJECT_REASON, SOURCE, TEXT, URL, reject
+from curate.records import ID, REJECT_REASON, SOURCE, TEXT, URL
 from curate.errors import StageError
 from curate.stage import Stage, StageConfig
 from curate.stages import register
@@ -120,7 +120,7 @@ class ExtractStage(Stage):
             return
         if sniff(path).lstrip()[:1] in (b"{", b"["):
             doc = self._base(path, shard.source, 0, None, xxhash.xxh3_128_hexdigest(str(path)))
-            yield reject(doc, "extract:not_archive", f"{path}: JSON, not a web archive; read it with `curate ingest`")
+            yield self.reject(doc, "not_archive", f"{path}: JSON, not a web archive; read it with `curate ingest`")
             return
         skipped: Counter[str] = Counter()
         documents = damaged = 0
@@ -153,7 +153,7 @@ class ExtractStage(Stage):
             doc = self._base(path, source, rec.offset, rec.url, rid)
             doc.update(crawl_date=rec.date, html_bytes=rec.length)
             reason = rec.problem.split(":", 1)[0]
-            return reject(doc, f"extract:{reason}", f"{path} @ {rec.offset}: {rec.problem}")
+            return self.reject(doc, reason, f"{path} @ {rec.offset}: {rec.problem}")
         if rec.kind == "conversion":  # WET: text already extracted by the crawler
             doc = self._base(path, source, rec.offset, rec.url, rid)
             doc.update(crawl_date=rec.date, content_type=mime_of(rec.content_type)[0] or "text/plain",
@@ -182,7 +182,7 @@ class ExtractStage(Stage):
         doc = self._base(path, source, rec.offset, rec.url, rid)
         doc.update({"crawl_date": rec.date, "content_type": mime, "html_bytes": size, "extract_http_decoding": decoding})
         if problem:
-            return reject(doc, f"extract:{'truncated' if problem.startswith('truncated') else 'bad_encoding'}", f"{path} @ {rec.offset}: {problem}")
+            return self.reject(doc, "truncated" if problem.startswith("truncated") else "bad_encoding", f"{path} @ {rec.offset}: {problem}")
         doc.update({_PAYLOAD: body, _CHARSET_HINT: charset, _IS_TEXT: False, _CUT: rec.crawler_truncated})
         return doc
 
@@ -209,7 +209,7 @@ class ExtractStage(Stage):
         why = binary_reason(payload)
         if why:
             doc[TEXT] = ""
-            return reject(doc, "extract:not_html", f"{where}: {why}")
+            return self.reject(doc, "not_html", f"{where}: {why}")
         decoded, doc["charset"] = decode_html(payload, hint)
         if is_text:
             doc[TEXT] = decoded.strip()
@@ -219,12 +219,12 @@ class ExtractStage(Stage):
                     doc[TEXT], doc["title"] = self._main_text(decoded)
             except DocumentTimeout:
                 doc[TEXT] = ""
-                return reject(doc, "extract:timeout", f"{where}: extraction took over {cfg.timeout_seconds:g} s ({len(payload):,} bytes)")
+                return self.reject(doc, "timeout", f"{where}: extraction took over {cfg.timeout_seconds:g} s ({len(payload):,} bytes)")
             except Exception as e:  # noqa: BLE001 - a parser failure on one page must not stop the run
                 doc[TEXT] = ""
-                return reject(doc, "extract:parse_error", f"{where}: {type(e).__name__}: {e}")
+                return self.reject(doc, "parse_error", f"{where}: {type(e).__name__}: {e}")
         if not doc[TEXT]:
-            return reject(doc, "extract:empty", f"{where}: no main text found")
+            return self.reject(doc, "empty", f"{where}: no main text found")
         return doc
 
     def _main_text(self, html: str) -> tuple[str, str | None]:

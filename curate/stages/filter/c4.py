@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from curate.stages.filter.features import Features, is_symbol
 from curate.stages.filter.rule import Params, Rule, Threshold, above, below
-from curate.stages.filter.tokenize import count_sentences, words as tokenize
+from curate.stages.filter.tokenize import count_sentences, spacy_tokens
 
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 END_PUNCTUATION = (".", "?", "!", '"', "'")
@@ -68,7 +68,7 @@ def c4_pass(f: Features, p: Params) -> C4Pass:
         if citations and "[" in line:
             cleaned = CITATION.sub("", line)
             if cleaned != line:
-                line, tokens = cleaned, tokenize(cleaned)
+                line, tokens = cleaned, spacy_tokens(cleaned)
         if terminal and (not line.endswith(END_PUNCTUATION) or line.endswith("...")):
             continue
         if few_words:

@@ -157,7 +157,7 @@ ALTERNATIVES = [
     r"\d++(?=\s|$|[,;!?)\]}]++(?:\s|$))",                  # fast path: a plain number
     rf"(?=[A-Za-zäöü][a-z]{{0,6}}\.)(?<![\w.])(?:{_ABBREVIATIONS})\.(?!\w)",  # Mr.  Jan.  a.
     r"(?:[A-Za-z]\.){2,}",                                  # e.g.  U.S.  a.m.
-    rf"(?<=\w)['’]{_CLITIC}",                               # "'s" "'re" "'ve" "'ll" "'d" "'m" ("'t": see words())
+    rf"(?<=\w)['’]{_CLITIC}",                               # "'s" "'re" "'ve" "'ll" "'d" "'m" ("'t": see spacy_tokens())
     rf"(?<!\S)@{_W}+",                                      # "@handle"
     rf"\d+(?:[.,]\d+)*(?={_UNITS}(?!\w))",                  # "9.14" of "9.14m": spaCy splits off units
     r"and/or|Ph\.D\.",                                     # more spaCy exceptions
@@ -177,7 +177,7 @@ SENTENCE_END = frozenset("!.?։؟۔܀܁܂߹।॥၊။።፧፨᙮᜵᜶᠃᠉�
 _SENTENCE_END_CHAR = re.compile("[" + re.escape("".join(sorted(SENTENCE_END))) + "]")
 
 
-def words(text: str) -> list[str]:
+def spacy_tokens(text: str) -> list[str]:
     """The word tokens of `text`, punctuation tokens included (as spaCy gives them)."""
     tokens = TOKEN.findall(text)
     return tokens if _FIX_UP.isdisjoint(tokens) else _fix_up(tokens)
