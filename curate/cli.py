@@ -21,7 +21,7 @@ import typer
 from curate import __version__
 from curate.cli_options import config_from_options, config_parameters
 from curate.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CurateError, RunFailed
-from curate.logs import LOG_LEVEL_ENV, configure_main_logging
+from curate.logs import LOG_LEVEL_ENV, configure_main_logging, log
 from curate.query_cli import register_query_commands
 from curate.report import console, live_progress, print_results
 from curate.runner import StageResult
@@ -139,7 +139,10 @@ def _register_stage_commands() -> None:
     for name, cls in sorted(load_stages().items()):
         app.command(name=name)(make_stage_command(cls))
         for extra in cls.cli_commands:
-            extra(app)
+            try:
+                extra(app)
+            except Exception as e:  # noqa: BLE001 - one broken command must not take the others down
+                log.warning("{}: extra commands unavailable ({}: {})", name, type(e).__name__, e)
 
 
 # ------------------------------------------------------------------ other commands

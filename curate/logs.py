@@ -52,8 +52,5 @@ def _task_logger(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -
 # modules). datatrove resets its logger to INFO-on-stderr after each task; curate keeps its own.
 _dt_base.add_task_logger = _task_logger
 _dt_logging.setup_default_logger = configure_main_logging
-try:
-    log.remove(0)  # loguru's default stderr sink: curate's replaces it
-except ValueError:
-    pass
+log.remove()  # loguru's and datatrove's default stderr sinks (with tracebacks): curate's replace them
 configure_main_logging()

@@ -26,21 +26,16 @@ def add_calibrate_command(app: typer.Typer) -> None:
         import yaml
         from rich.table import Table
 
-        from curate.cli import _fail
-        from curate.inputs import InputError, resolve_inputs
+        from curate.inputs import resolve_inputs
         from curate.records import TEXT, is_rejected
         from curate.report import console
         from curate.shards import SHARD_SUFFIXES
-        from curate.errors import StageError
         from curate.stages.tokens import load_tokenizer
         from curate.stages.tokens.calibrate import measure_ratios
         from curate.stages.tokens.estimate import DEFAULT
 
-        try:
-            tok = load_tokenizer(str(tokenizer))
-            shards = resolve_inputs(inputs, SHARD_SUFFIXES)
-        except (StageError, InputError) as e:
-            raise _fail(str(e)) from None
+        tok = load_tokenizer(str(tokenizer))  # errors: CurateError, mapped to exit codes by curate.cli.main
+        shards = resolve_inputs(inputs, SHARD_SUFFIXES)
         from curate.shards import read_shard
 
         docs = ((d.get("language"), d[TEXT]) for s in shards for d in read_shard(s.path, s.name, s.source)
