@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import bench_extract as bench  # noqa: E402
 
 from curate.stages.extract.block_model import FEATURES, MODEL_PATH, BlockModel, block_features  # noqa: E402
-from curate.stages.extract.boilerplate import ExtractOptions, content_root, mark_root, page_blocks, select_lines  # noqa: E402
+from curate.stages.extract.boilerplate import ExtractOptions, model_blocks, select_lines  # noqa: E402
 
 _SPACE = re.compile(r"\s+")
 
@@ -44,21 +44,21 @@ def norm(text: str) -> str:
 def readability_labels(blocks, gold: str) -> list[float | None]:
     gold_norm, gold_sh = norm(gold), bench.shingles(gold)
     labels = []
-    for b in blocks:
-        t = norm(b.text)
+    for text in blocks.texts:
+        t = norm(text)
         if t and t in gold_norm:
             labels.append(1.0)
             continue
-        sh = bench.shingles(b.text)
-        labels.append(1.0 if len(b.text.split()) >= 4 and sh and len(sh & gold_sh) / len(sh) >= 0.5 else 0.0)
+        sh = bench.shingles(text)
+        labels.append(1.0 if len(text.split()) >= 4 and sh and len(sh & gold_sh) / len(sh) >= 0.5 else 0.0)
     return labels
 
 
 def trafeval_labels(blocks, page: dict) -> list[float | None]:
     with_, without = [norm(s) for s in page["with"]], [norm(s) for s in page["without"]]
     labels: list[float | None] = []
-    for b in blocks:
-        t = norm(b.text)
+    for text in blocks.texts:
+        t = norm(text)
         pos, neg = any(s in t for s in with_), any(s in t for s in without)
         labels.append(1.0 if pos and not neg else 0.0 if neg and not pos else None)
     return labels
@@ -68,11 +68,9 @@ def page_data(pages: list[dict], dataset: str, opts: ExtractOptions) -> list[tup
     out = []
     for p in pages:
         tree = HTMLTree.parse(p["html"])
-        blocks = page_blocks(tree, p["html"], opts)
-        root = content_root(tree)
-        mark_root(blocks, root)
         title = (tree.title or "").strip() or None
-        x = block_features(blocks, root is not None, title and " ".join(title.split()))
+        blocks, has_root = model_blocks(tree, p["html"], opts)
+        x = block_features(blocks, has_root, title and " ".join(title.split()))
         y = readability_labels(blocks, p["gold"]) if dataset == "readability" else trafeval_labels(blocks, p)
         out.append((p, blocks, x, y))
     return out
