@@ -15,7 +15,8 @@ extractor on the same decoded HTML, timing passes interleaved.
   are summed over the half's pages, then P = TP/(TP+FP), R = TP/(TP+FN), F1. Whitespace is
   collapsed on both sides before matching (extractors differ only in where they put newlines).
 
-Speed: documents per second per core, extraction only (HTML decoded beforehand, identically for
+Speed: documents per second per core (CPU time of this process, so that other jobs on a shared machine
+are not counted), extraction only (HTML decoded beforehand, identically for
 all), fastest of `--repeat` passes, and the ratio to trafilatura on the same pages.
 
     python scripts/bench_extract.py [--sets readability,trafeval] [--repeat 2] [--crawl DIR] [--worst 10 --half tune]
@@ -187,9 +188,9 @@ def bench(dataset: str, pages: list[dict], chosen: dict, repeat: int) -> dict:
         spent = {(n, h): 0.0 for n in chosen for h in HALVES}
         for p in pages:
             for name, fn in chosen.items():
-                t0 = time.perf_counter()
+                t0 = time.process_time()
                 out = fn(p["html"])
-                spent[name, p["half"]] += time.perf_counter() - t0
+                spent[name, p["half"]] += time.process_time() - t0
                 if i == 0:
                     outputs[name].append(out)
         for key, t in spent.items():

@@ -123,6 +123,7 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=16, help="hidden tanh units (0 = logistic regression)")
     ap.add_argument("--l2", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--zero", default="", help="comma-separated features to zero (an ablation: does the model need them?)")
     args = ap.parse_args()
     opts = ExtractOptions()
     sets = {
@@ -130,6 +131,10 @@ def main() -> None:
         "trafeval": [p for p in bench.load_trafeval() if p["half"] == "tune"],
     }
     data = {name: page_data(pages, name, opts) for name, pages in sets.items()}
+    zero = [FEATURES.index(f) for f in args.zero.split(",") if f]
+    for rows in data.values():
+        for r in rows:
+            r[2][:, zero] = 0.0
     xs, ys, ws = [], [], []
     for name, rows in data.items():
         x = np.vstack([r[2] for r in rows if len(r[1])])

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from resiliparse.parse.html import HTMLTree
 
-_TAG = re.compile(r"<(/?)([a-z][a-z0-9]*)[^>]*>")
+_BLOCK_EVENT = re.compile(r"<(/?)(p|h[1-6]|li|pre)\b")
 _LINK = re.compile(r"<a\b[^>]*>(.*?)</a>", re.S)
 _ANY_TAG = re.compile(r"<[^>]+>")
 _BLOCK_TAGS = frozenset(("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre"))
@@ -31,7 +31,7 @@ _WIDE = re.compile(r"[\u1100-\u11ff\u2e80-\ua4cf\uac00-\ud7af\uf900-\ufaff\uff00
 # Article markers: "\x1e<i>\x1e" opens candidate i, "\x1f<i>\x1f" closes it. Control characters that
 # extracted text never carries (html.py rejects pages with many control bytes), and resiliparse keeps them.
 _MARK = re.compile(r"([\x1e\x1f])(\d{1,2})\1")
-MAX_ROOTS = 24  # teaser lists can hold hundreds of <article>s; the article is among the first ones
+MAX_ROOTS = 8  # teaser lists can hold hundreds of <article>s; the article is among the first ones
 
 
 @dataclass(slots=True)
@@ -101,45 +101,65 @@ def choose_root(blocks: Blocks, candidates: int) -> None:
 
 
 def parse_blocks(minimal_html: str) -> Blocks:
-    """The non-empty lines of resiliparse's minimal-HTML output, as blocks."""
+    """The non-empty lines of resiliparse's minimal-HTML output, as blocks.
+
+    Tags, markers and entities go in one pass over the whole output (C regex and html.unescape);
+    the loop over lines only follows block tags and link text, on the lines that have tags.
+    """
+    raw = minimal_html.split("\n")
+    plain = _ANY_TAG.sub("", minimal_html) if "<" in minimal_html else minimal_html
+    marked = "\x1e" in plain or "\x1f" in plain
+    if marked:
+        plain = _MARK.sub("", plain)
+    if "&" in plain:
+        plain = html.unescape(plain)
+    lines = plain.split("\n")
+    if len(lines) != len(raw):  # a tag or an entity spanning lines: line by line instead
+        return _parse_lines(raw)
     out = Blocks()
     texts, tags, links, roots = out.texts, out.tags, out.link_chars, out.roots
     open_tags: list[str] = []
     inside = 0  # bit mask of the article candidates open at this point
-    for line in minimal_html.split("\n"):
+    for line, text in zip(raw, lines):
         if not line:
             continue
         mask = inside
-        if "\x1e" in line or "\x1f" in line:
+        if marked and ("\x1e" in line or "\x1f" in line):
             for kind, i in _MARK.findall(line):
                 if kind == "\x1e":
                     inside |= 1 << int(i)
                     mask |= 1 << int(i)
                 else:
                     inside &= ~(1 << int(i))
-            line = _MARK.sub("", line)
         tag = open_tags[-1] if open_tags else ""
         link = 0
         if "<" in line:
             if "<a" in line:
-                link = sum(len(t) for t in _LINK.findall(line))
-            for closing, name in _TAG.findall(line):
-                if name not in _BLOCK_TAGS:
-                    continue
+                link = sum(map(len, _LINK.findall(line)))
+            for closing, name in _BLOCK_EVENT.findall(line):
                 if closing:
                     if name in open_tags:
                         del open_tags[len(open_tags) - 1 - open_tags[::-1].index(name):]
                 else:
-                    if not tag or line.startswith("<" + name) or tag not in _BLOCK_TAGS:
+                    if not tag or tag not in _BLOCK_TAGS or line.lstrip().startswith("<" + name):
                         tag = name
                     open_tags.append(name)
-            line = _ANY_TAG.sub("", line)
-        if "&" in line:
-            line = html.unescape(line)
-        text = line.strip()
+        text = text.strip()
         if text:
             texts.append(text)
             tags.append(tag)
             links.append(min(link, len(text)))
             roots.append(mask)
+    return out
+
+
+def _parse_lines(raw: list[str]) -> Blocks:
+    """parse_blocks() line by line (a tag spanning lines is cut at the line's end)."""
+    out = Blocks()
+    for line in raw:
+        one = parse_blocks(line)
+        out.texts += one.texts
+        out.tags += one.tags
+        out.link_chars += one.link_chars
+        out.roots += one.roots
     return out
