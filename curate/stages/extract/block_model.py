@@ -148,12 +148,10 @@ def block_features(blocks: Blocks, has_root: bool = False, title: str | None = N
     total = max(float(widths.sum()), 1.0)
     # Each block's distance (in blocks) to the nearest long one, and the length of the run of short blocks it is in.
     idx = np.arange(n)
-    gap = np.full(n, float(n))
-    if len(longs):
-        pos = np.searchsorted(longs, idx)
-        after = np.where(pos < len(longs), longs[np.minimum(pos, len(longs) - 1)] - idx, n)
-        before = np.where(pos > 0, idx - longs[np.maximum(pos - 1, 0)], n)
-        gap = np.minimum(after, before).astype(np.float64)
+    # the nearest long block before and after each block (running max / min of long blocks' indices)
+    before = np.maximum.accumulate(np.where(long, idx, -n))
+    after = np.minimum.accumulate(np.where(long, idx, 2 * n)[::-1])[::-1]
+    gap = np.minimum(np.minimum(idx - before, after - idx), n).astype(np.float64)
     run_id = np.cumsum(long)  # short blocks between two long ones share an id
     run_len = np.bincount(run_id[~long], minlength=run_id[-1] + 1)
     run = np.where(long, 0, run_len[run_id]).astype(np.float64)
