@@ -7,6 +7,7 @@ model's accuracy on the dev sets rests on it (a wrong root or link count silentl
 from __future__ import annotations
 
 import numpy as np
+from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
 from curate.stages.extract.block_model import FEATURES, block_features, char_counts
@@ -46,8 +47,6 @@ def test_article_body_beats_article_and_inline_roots_are_marked():
     tree = HTMLTree.parse(_page(f"<article><p>Intro of the page.</p><div itemprop='articleBody'>"
                                 f"<p>{PROSE}</p><p>Closing <span>words</span>.</p></div></article>"))
     assert mark_roots(tree) == 1  # only the articleBody element, not the <article> around it
-    from resiliparse.extract.html2text import extract_plain_text
-
     blocks = parse_blocks(extract_plain_text(tree, main_content=False, preserve_formatting="minimal_html", links=True))
     choose_root(blocks, 1)
     assert dict(zip(blocks.texts, blocks.in_root)) == {"Intro of the page.": False, PROSE.strip(): True, "Closing words.": True}

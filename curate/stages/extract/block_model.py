@@ -1,12 +1,13 @@
-"""A small logistic-regression model that says which blocks of a page are main text.
+"""A small neural network (one hidden layer, or none) that says which blocks of a page are main text.
 
 Features per block (`block_features`): its width, link density, tag (p, heading, li, pre or bare
-line), punctuation and digit ratios, a boilerplate-phrase match, repeats, where it sits
-relative to the page's prose (the first to the last long block), its neighbours' length and
-link density, and the length of the run of short blocks it belongs to (related-article lists,
-share bars and footers are runs of short, link-heavy lines). Weights live in
-`block_model.json` next to this file, rebuilt from the dev sets' *tuning halves* by
-`scripts/train_extract_blocks.py`; scoring is a dot product per block, in numpy.
+line), punctuation and digit ratios, a boilerplate-word match, repeats, where it sits relative to
+the page's prose (the first to the last long block), its neighbours' length and link density, the
+length of the run of short blocks it belongs to (related-article lists, share bars and footers are
+runs of short, link-heavy lines), and whether it lies in the page's declared article. They are
+computed for all blocks of a page in a few numpy calls; weights live in `block_model.json` next to
+this file, rebuilt from the dev sets' *tuning halves* by `scripts/train_extract_blocks.py`, and a
+page is scored in one matrix product.
 """
 
 from __future__ import annotations

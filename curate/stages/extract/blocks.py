@@ -54,16 +54,17 @@ def width(line: str) -> int:
     return len(line) if line.isascii() else len(line) + 2 * len(_WIDE.findall(line))
 
 
-def _root_candidates(doc):
-    """The elements of the strongest kind the page has: articleBody, else <article>s, else <main>/role=main.
+# Elements that declare the article, strongest first: schema.org's articleBody, <article>, <main>, role=main.
+_ROOTS = (("attr", "itemprop", "articleBody"), ("tag", "article"), ("tag", "main"), ("attr", "role", "main"))
 
-    lexbor's by-tag and by-attribute walks: a CSS selector query over the same DOM cost 3-8x more.
-    """
-    for found in (lambda: doc.get_elements_by_attr("itemprop", "articleBody"), lambda: doc.get_elements_by_tag_name("article"),
-                  lambda: doc.get_elements_by_tag_name("main"), lambda: doc.get_elements_by_attr("role", "main")):
-        elements = found()
-        if len(elements):
-            return elements
+
+def _root_candidates(doc):
+    """The elements of the strongest kind the page has (lexbor's by-tag and by-attribute walks: a CSS
+    selector query over the same DOM cost 3-8x more)."""
+    for kind, *args in _ROOTS:
+        found = doc.get_elements_by_attr(*args) if kind == "attr" else doc.get_elements_by_tag_name(*args)
+        if len(found):
+            return found
     return ()
 
 
