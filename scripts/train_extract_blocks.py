@@ -11,10 +11,14 @@ Labels per block (a line of resiliparse's main-content output, see blocks.py):
 - trafilatura_eval: 1 when the block contains a `with` snippet, 0 when it contains a `without`
   snippet, unlabelled otherwise.
 Each dev set gets the same total weight. A one-hidden-layer network (or, with --hidden 0, a
-logistic regression) on standardised features, weighted cross-entropy, full-batch Adam in numpy. The keep threshold is the one that maximises the mean F1 of the two
-tuning halves, scored as scripts/bench_extract.py scores them.
+logistic regression) on standardised features, weighted cross-entropy, full-batch Adam in numpy.
+With --cv N, hidden units, L2 and the keep threshold are chosen by N-fold cross-validation inside
+the tuning halves (mean held-out F1 of the two sets); without it, --hidden/--l2 are taken as given
+and the threshold maximises the tuning halves' own F1 (which overfitted once: docs/extract.md).
 
-    python scripts/train_extract_blocks.py [--out curate/stages/extract/block_model.json] [--l2 1.0]
+The shipped block_model.json was built with (about 20 minutes on this shared 2-core machine):
+
+    python scripts/train_extract_blocks.py --cv 3
 """
 
 from __future__ import annotations
