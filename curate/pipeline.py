@@ -40,7 +40,7 @@ def run_pipeline(cfg: RunConfig, specs: list[StageSpec], workers: int | None = N
     for i, stage in enumerate(stages):
         out_dir = stage_dir(cfg.run_dir, i, stage.name)
         result = run_stage(stage, inputs, out_dir, workers=workers or cfg.workers, fmt=cfg.output_format,
-                           resume=resume, watch=watch)
+                           resume=resume, watch=watch, cluster=cfg.cluster)
         results.append(result)
         inputs = result.outputs
     return results

@@ -30,6 +30,7 @@ from curate import __version__
 from curate.atomic import atomic_path, remove_leftovers
 from curate.errors import CurateError, ShardFailed
 from curate.executor import apply_env, curate_env, map_in_workers, run_tasks
+from curate.executors import ClusterOptions
 from curate.inputs import STDIN, InputShard, resolve_inputs
 from curate.lock import empty_locked_folder, folder_lock, folder_locks, stage_folders
 from curate.logs import log
@@ -271,8 +272,10 @@ def run_stage(
     fmt: str = "parquet",
     resume: bool = True,
     watch: Watch | None = None,
+    cluster: ClusterOptions | None = None,
 ) -> StageResult:
-    """Run `stage` over `inputs` into `out_dir`, redoing only shards not already done."""
+    """Run `stage` over `inputs` into `out_dir`, redoing only shards not already done
+    (the shards in local worker processes, or as tasks on the Ray/Slurm `cluster`)."""
     t0 = time.perf_counter()
     stage.check()
     check_writable(out_dir, "output folder")
@@ -301,7 +304,7 @@ def run_stage(
                 stage.prepared = stage.prepare(ctx)
             jobs = [(s, hashes[s.name]) for s in pending]
             shutil.rmtree(out_dir / FAILED_DIR, ignore_errors=True)
-            run_tasks(ShardTasks(stage, jobs, out_dir, fmt, fingerprint), len(jobs), workers, logs)
+            run_tasks(ShardTasks(stage, jobs, out_dir, fmt, fingerprint), len(jobs), workers, logs, cluster)
         failures = sorted(p.read_text() for p in (out_dir / FAILED_DIR).glob("*.txt"))
         if failures:
             raise ShardFailed(f"{len(failures)} of {len(jobs)} shards failed:\n  " + "\n  ".join(failures)
