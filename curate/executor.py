@@ -75,10 +75,13 @@ class MapStep(PipelineStep):
         write_atomic(Path(self.result_dir) / f"{rank:06d}.pkl", pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def map_in_workers(fn: Callable[[Any], Any], items: list[Any], workers: int, logging_dir: Path) -> list[Any]:
-    """`[fn(x) for x in items]` across worker processes; fn must be a top-level function."""
-    if workers <= 1 or len(items) <= 1:
+def map_in_workers(fn: Callable[[Any], Any], items: list[Any], workers: int, logging_dir: Path,
+                   cluster: ClusterOptions | None = None) -> list[Any]:
+    """`[fn(x) for x in items]` across worker processes, or as cluster tasks; fn must be a top-level function."""
+    if cluster is None and (workers <= 1 or len(items) <= 1):
         return [fn(x) for x in items]
-    with tempfile.TemporaryDirectory(prefix="curate-map-") as tmp:
-        run_tasks(MapStep(fn, items, tmp), len(items), workers, logging_dir)
+    # on a cluster the results folder must be one every node sees: beside the logs, not in /tmp
+    logging_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="curate-map-", dir=logging_dir if cluster else None) as tmp:
+        run_tasks(MapStep(fn, items, tmp), len(items), workers, logging_dir, cluster)
         return [pickle.loads((Path(tmp) / f"{i:06d}.pkl").read_bytes()) for i in range(len(items))]

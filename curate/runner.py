@@ -296,7 +296,8 @@ def run_stage(
         logs = out_dir / LOGS_DIR
         work_dir = out_dir / WORK_DIR
         ctx = PrepareContext(stage=stage, inputs=inputs, work_dir=work_dir, workers=workers,
-                             map_shards=partial(map_in_workers, workers=workers, logging_dir=logs), key=fingerprint)
+                             map_shards=partial(map_in_workers, workers=workers, logging_dir=logs, cluster=cluster),
+                             key=fingerprint)
         sizes = {s.name: s.path.stat().st_size if s.path else 0 for s in pending}
         with watch(stage.name, out_dir, sizes, fingerprint) if watch and pending else nullcontext():
             if pending and not stage.streaming:

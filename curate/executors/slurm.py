@@ -52,11 +52,15 @@ class WaitingSlurmExecutor(SlurmPipelineExecutor):
     """datatrove's Slurm executor, made to fit curate's stage-by-stage driver.
 
     - sbatch --wait: the driver blocks until the array ends, then reads the manifest;
+    - memory in whole MB: Slurm rejects a fractional size such as datatrove's `1.5G`;
     - no merge-stats job: the per-stage counts come from curate's manifest, not datatrove's stats.
     """
 
     def get_sbatch_args(self, max_array: int = 1) -> dict:
-        return {**super().get_sbatch_args(max_array), "wait": ""}
+        args = super().get_sbatch_args(max_array)
+        if "mem-per-cpu" not in self._sbatch_args:
+            args["mem-per-cpu"] = f"{round(self.mem_per_cpu_gb * 1024)}M"
+        return {**args, "wait": ""}
 
     def launch_merge_stats(self) -> None:
         pass

@@ -1,0 +1,121 @@
+"""`executor: slurm`: the sbatch script and arguments datatrove's SlurmPipelineExecutor generates for
+curate, run by a one-machine stand-in for Slurm's commands (tests/fake_slurm.py) that executes the
+submitted script's array tasks, so the script itself is what is tested."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+import tests.stages_for_tests  # noqa: F401  (registers test-die-on)
+from curate.config import load_config
+from curate.demo_crawl import generate_sample
+from curate.errors import ShardFailed
+from curate.pipeline import run_pipeline
+from tests import fake_slurm
+from tests.conftest import ROOT, write_jsonl
+
+
+@pytest.fixture
+def slurm(tmp_path, monkeypatch) -> Path:
+    """Slurm's commands on PATH; returns the folder where they record what they were given."""
+    record = tmp_path / "slurm-record"
+    fake_slurm.install(tmp_path / "slurm-bin", record)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'slurm-bin'}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("FAKE_SLURM_RECORD", str(record))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # array tasks unpickle test stages from tests/
+    monkeypatch.delenv("SLURM_ARRAY_TASK_ID", raising=False)
+    return record
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory):
+    return generate_sample(tmp_path_factory.mktemp("sample"), docs=40, seed=5, shards=2)
+
+
+def _config(tmp_path: Path, name: str, inputs: list[str], stages: list[dict], **top) -> Path:
+    cfg = tmp_path / f"{name}.yaml"
+    cfg.write_text(yaml.safe_dump({"run_dir": f"run-{name}", "inputs": inputs, "stages": stages, **top}))
+    return cfg
+
+
+def _records(folder: Path) -> list[dict]:
+    return sorted((r for p in sorted(folder.glob("*.parquet")) for r in pq.read_table(p).to_pylist()),
+                  key=lambda r: r["id"])
+
+
+def _submissions(record: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(record.glob("sbatch-*.json"))]
+
+
+SLURM = {"partition": "cpu", "time": "02:00:00", "cpus_per_task": 2, "mem_per_cpu_gb": 1.5, "qos": "low",
+         "job_name": "cc", "workers": 8, "sbatch_args": {"account": "proj1", "constraint": "amd"}}
+
+
+def test_slurm_script_and_arguments_and_the_same_output_as_local(tmp_path, crawl, slurm):
+    stages = [{"stage": "extract"}, {"stage": "filter", "preset": "fineweb"}]
+    inputs = [str(p) for p in crawl.files]
+    local = run_pipeline(*load_config(_config(tmp_path, "local", inputs, stages)))
+    on_slurm = run_pipeline(*load_config(_config(tmp_path, "slurm", inputs, stages, executor="slurm", slurm=SLURM)))
+
+    subs = _submissions(slurm)
+    assert len(subs) == 2, "one job array per stage, and no datatrove merge-stats job"
+    for sub, stage in zip(subs, ("00-extract", "01-filter")):
+        logs = tmp_path / "run-slurm" / stage / "_logs"
+        script, argv = sub["script"], sub["argv"]
+        directives = [line for line in script.splitlines() if line.startswith("#SBATCH")]
+        assert directives == [
+            "#SBATCH --cpus-per-task=2",
+            "#SBATCH --mem-per-cpu=1536M",  # Slurm takes no fractional size ("1.5G")
+            "#SBATCH --nodes=1",
+            "#SBATCH --partition=cpu",
+            f"#SBATCH --job-name=cc-{stage}",
+            "#SBATCH --time=02:00:00",
+            f"#SBATCH --output={logs}/slurm_logs/%A_%a.out",
+            f"#SBATCH --error={logs}/slurm_logs/%A_%a.out",
+            f"#SBATCH --array=0-{len(crawl.files) - 1}%8",
+            "#SBATCH --account=proj1",
+            "#SBATCH --constraint=amd",
+            "#SBATCH --requeue",
+            "#SBATCH --qos=low",
+            "#SBATCH --wait",
+        ]
+        assert script.startswith("#!/bin/bash\n")
+        assert f"source {sys.prefix}/bin/activate" in script  # the venv curate runs from (on the shared FS)
+        assert re.search(rf"^srun +-l -n 1 launch_pickled_pipeline {logs}/executor.pik$", script, re.M)
+        assert argv[:-1] == ["--export=ALL,RUN_OFFSET=0"]
+        # every array task ran: datatrove's completion marker and stats per rank
+        assert len(list((logs / "completions").iterdir())) == len(crawl.files)
+
+    for a, b in zip(local, on_slurm):
+        assert (a.stats.docs_in, a.stats.kept, a.stats.rejected, a.stats.reasons) == \
+               (b.stats.docs_in, b.stats.kept, b.stats.rejected, b.stats.reasons)
+        assert b.shards_run == len(crawl.files)
+        folder = tmp_path / "run-slurm" / b.out_dir.name
+        assert _records(folder) == _records(a.out_dir) and _records(folder / "rejected") == _records(a.out_dir / "rejected")
+
+    # resume is curate's manifest: nothing left to do, so nothing is submitted
+    again = run_pipeline(*load_config(_config(tmp_path, "slurm", inputs, stages, executor="slurm", slurm=SLURM)))
+    assert [r.shards_run for r in again] == [0, 0] and len(_submissions(slurm)) == 2
+
+
+def test_a_task_that_dies_is_reported_and_redone_on_the_next_run(tmp_path, slurm):
+    shards = [write_jsonl(tmp_path / "in" / f"part-{i}.jsonl",
+                          [{"id": f"{i}-{j}", "text": "DIE here" if (i, j) == (1, 2) else f"doc {i} {j}"}
+                           for j in range(4)]) for i in range(3)]
+    cfg = _config(tmp_path, "die", [str(tmp_path / "in")], [{"stage": "test-die-on", "marker": "DIE"}],
+                  executor="slurm", slurm={"partition": "cpu", "tasks_per_job": 1})
+    with pytest.raises(ShardFailed, match=r"1 of 3 slurm tasks did not finish \(ranks 1;"):
+        run_pipeline(*load_config(cfg))
+    out = tmp_path / "run-die" / "00-test-die-on"
+    assert sorted(p.name for p in out.glob("*.parquet")) == ["part-0.parquet", "part-2.parquet"]
+
+    shards[1].write_text(shards[1].read_text().replace("DIE", "fixed"))
+    rerun = run_pipeline(*load_config(cfg))
+    assert rerun[0].shards_run == 1 and rerun[0].stats.kept == 12
