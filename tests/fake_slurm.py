@@ -2,10 +2,11 @@
 
 `install(bin_dir, record_dir)` writes executables named sbatch, srun, scontrol and squeue. The
 fake `sbatch` records its arguments and the submitted script (record_dir/sbatch-N.json), prints
-`Submitted batch job N` as Slurm does and, when the script asks for --wait, runs every array
-task of the script itself with bash, one after another, with the SLURM_* variables a task sees;
-its exit status is the highest of the tasks', as with Slurm's --wait. `srun` runs its command
-in place. So the script datatrove generated is what runs: a wrong directive, venv or command fails.
+`Submitted batch job N` as Slurm does and returns at once; a detached process then runs every
+array task of the script with bash, one after another, with the SLURM_* variables a task sees.
+`squeue -j N` lists job N until its tasks have all ended, so the caller must really wait.
+`srun` runs its command in place. So the script datatrove generated is what runs: a wrong
+directive, venv or command fails the tasks.
 """
 
 from __future__ import annotations
@@ -39,25 +40,41 @@ def _option(options: list[str], name: str) -> str | None:
 
 
 def sbatch(argv: list[str], record_dir: Path) -> int:
-    script_path = Path(argv[-1])
-    script = script_path.read_text()
-    cli = argv[:-1]
-    options = _directives(script) + cli  # the command line wins, as with sbatch
+    script = Path(argv[-1]).read_text()  # a temporary file: read it before returning
     job_id = FIRST_JOB_ID + len(list(record_dir.glob("sbatch-*.json")))
     (record_dir / f"sbatch-{job_id}.json").write_text(json.dumps({"argv": argv, "script": script}))
+    subprocess.Popen([sys.executable, __file__, "run-array", str(job_id)], start_new_session=True,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     print(f"Submitted batch job {job_id}", flush=True)
-    if _option(options, "wait") is None:
-        return 0
+    return 0
+
+
+def run_array(job_id: str, record_dir: Path) -> int:
+    sub = json.loads((record_dir / f"sbatch-{job_id}.json").read_text())
+    script_path = record_dir / f"job-{job_id}.sh"
+    script_path.write_text(sub["script"])
+    options = _directives(sub["script"]) + sub["argv"][:-1]  # the command line wins, as with sbatch
     first, last = map(int, re.match(r"(\d+)-(\d+)", _option(options, "array") or "0-0").groups())
     export = dict(kv.split("=", 1) for kv in (_option(options, "export") or "ALL").split(",")[1:])
-    worst = 0
     for task in range(first, last + 1):
-        env = {**os.environ, **export, "SLURM_JOB_ID": str(job_id), "SLURM_ARRAY_JOB_ID": str(job_id),
+        env = {**os.environ, **export, "SLURM_JOB_ID": job_id, "SLURM_ARRAY_JOB_ID": job_id,
                "SLURM_ARRAY_TASK_ID": str(task), "SLURM_NODELIST": "localhost", "SLURM_NODEID": "0"}
-        log = (_option(options, "output") or "slurm-%A_%a.out").replace("%A", str(job_id)).replace("%a", str(task))
+        log = (_option(options, "output") or "slurm-%A_%a.out").replace("%A", job_id).replace("%a", str(task))
         with open(log, "ab") as out:
-            worst = max(worst, subprocess.run(["bash", str(script_path)], env=env, stdout=out, stderr=out).returncode)
-    return worst
+            code = subprocess.run(["bash", str(script_path)], env=env, stdout=out, stderr=out).returncode
+        (record_dir / f"job-{job_id}_{task}.exit").write_text(str(code))
+    (record_dir / f"job-{job_id}.done").touch()
+    return 0
+
+
+def squeue(argv: list[str], record_dir: Path) -> int:
+    job_id = argv[argv.index("-j") + 1]
+    if not (record_dir / f"sbatch-{job_id}.json").exists():
+        print("slurm_load_jobs error: Invalid job id specified", file=sys.stderr)
+        return 1
+    if not (record_dir / f"job-{job_id}.done").exists():
+        print(job_id)
+    return 0
 
 
 def srun(argv: list[str]) -> int:
@@ -68,17 +85,21 @@ def srun(argv: list[str]) -> int:
 
 
 def main() -> int:
-    command, argv = Path(sys.argv[1]).name, sys.argv[2:]
+    command, argv = sys.argv[1], sys.argv[2:]
     record_dir = Path(os.environ["FAKE_SLURM_RECORD"])
     with open(record_dir / "calls.txt", "a") as calls:
         calls.write(" ".join([command, *argv]) + "\n")
     if command == "sbatch":
         return sbatch(argv, record_dir)
+    if command == "run-array":
+        return run_array(argv[0], record_dir)
+    if command == "squeue":
+        return squeue(argv, record_dir)
     if command == "srun":
         return srun(argv)
     if command == "scontrol" and argv[:2] == ["show", "hostnames"]:
         print("\n".join(argv[2].split(",")))
-    return 0  # squeue: every job already ran to its end; scontrol requeue: nothing to do
+    return 0  # scontrol requeue: nothing to do
 
 
 def install(bin_dir: Path, record_dir: Path) -> None:

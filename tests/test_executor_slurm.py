@@ -55,7 +55,7 @@ def _submissions(record: Path) -> list[dict]:
 
 
 SLURM = {"partition": "cpu", "time": "02:00:00", "cpus_per_task": 2, "mem_per_cpu_gb": 1.5, "qos": "low",
-         "job_name": "cc", "workers": 8, "sbatch_args": {"account": "proj1", "constraint": "amd"}}
+         "job_name": "cc", "workers": 8, "sbatch_args": {"account": "proj1", "constraint": "amd"}, "poll_seconds": 0.2}
 
 
 def test_slurm_script_and_arguments_and_the_same_output_as_local(tmp_path, crawl, slurm):
@@ -84,14 +84,15 @@ def test_slurm_script_and_arguments_and_the_same_output_as_local(tmp_path, crawl
             "#SBATCH --constraint=amd",
             "#SBATCH --requeue",
             "#SBATCH --qos=low",
-            "#SBATCH --wait",
         ]
         assert script.startswith("#!/bin/bash\n")
         assert f"source {sys.prefix}/bin/activate" in script  # the venv curate runs from (on the shared FS)
         assert re.search(rf"^srun +-l -n 1 launch_pickled_pipeline {logs}/executor.pik$", script, re.M)
         assert argv[:-1] == ["--export=ALL,RUN_OFFSET=0"]
-        # every array task ran: datatrove's completion marker and stats per rank
+        # every array task ran: datatrove's completion marker per rank; the driver asked squeue until the array was gone
         assert len(list((logs / "completions").iterdir())) == len(crawl.files)
+    calls = (slurm / "calls.txt").read_text().splitlines()
+    assert "squeue -h -j 4000 -o %i" in calls and "squeue -h -j 4001 -o %i" in calls
 
     for a, b in zip(local, on_slurm):
         assert (a.stats.docs_in, a.stats.kept, a.stats.rejected, a.stats.reasons) == \
@@ -110,9 +111,13 @@ def test_a_task_that_dies_is_reported_and_redone_on_the_next_run(tmp_path, slurm
                           [{"id": f"{i}-{j}", "text": "DIE here" if (i, j) == (1, 2) else f"doc {i} {j}"}
                            for j in range(4)]) for i in range(3)]
     cfg = _config(tmp_path, "die", [str(tmp_path / "in")], [{"stage": "test-die-on", "marker": "DIE"}],
-                  executor="slurm", slurm={"partition": "cpu", "tasks_per_job": 1})
+                  executor="slurm", slurm={"partition": "cpu", "max_array_size": 2, "poll_seconds": 0.2})
     with pytest.raises(ShardFailed, match=r"1 of 3 slurm tasks did not finish \(ranks 1;"):
         run_pipeline(*load_config(cfg))
+    # more tasks than the cluster's MaxArraySize: two arrays side by side (not chained), the driver waited for both
+    subs = _submissions(slurm)
+    assert [s["argv"][:-1] for s in subs] == [["--export=ALL,RUN_OFFSET=0"], ["--export=ALL,RUN_OFFSET=1"]]
+    assert all("#SBATCH --array=0-1\n" in s["script"] for s in subs)
     out = tmp_path / "run-die" / "00-test-die-on"
     assert sorted(p.name for p in out.glob("*.parquet")) == ["part-0.parquet", "part-2.parquet"]
 

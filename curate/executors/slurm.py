@@ -3,8 +3,8 @@
 `curate run` is the driver: run it on a login node (or in a plain, non-array job). For each
 stage it pickles the stage into `OUT/_logs/executor.pik`, writes `OUT/_logs/launch_script.slurm`
 and submits it with `sbatch`; each array task runs `launch_pickled_pipeline` on one input shard.
-The driver waits for the array to end (sbatch's --wait, then squeue until the job is gone), reads
-the manifest, and goes on to the next stage, so global stages (dedup) still see every shard.
+The driver waits until the arrays have left the queue (squeue), checks that every task finished,
+reads the manifest and goes on to the next stage, so global stages (dedup) see every shard.
 The run directory and the venv must be on a file system every node sees at the same path.
 """
 
@@ -23,9 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from curate.errors import ConfigError
 from curate.logs import log
-
-POLL_SECONDS = 30
-
 
 class SlurmOptions(BaseModel):
     """Options of `executor: slurm` (the `slurm:` section of a run config)."""
@@ -46,12 +43,23 @@ class SlurmOptions(BaseModel):
     sbatch_args: dict[str, str | int] = Field(default_factory=dict, description="More #SBATCH directives, e.g. {account: proj1, constraint: cpu}; a value of \"\" writes a bare flag.")
     slurm_logs_folder: str | None = Field(None, description="Folder for Slurm's per-task stdout/stderr (%A_%a.out); none: OUT/_logs/slurm_logs.")
     requeue: bool = Field(True, description="Let Slurm requeue a preempted task (sbatch --requeue).")
+    poll_seconds: float = Field(30, gt=0, description="How often the driver asks squeue whether a stage's arrays have ended.")
 
 
-class WaitingSlurmExecutor(SlurmPipelineExecutor):
-    """datatrove's Slurm executor, made to fit curate's stage-by-stage driver.
+class JobIds:
+    """datatrove's job-id retriever that also remembers every id: the driver waits for all of them."""
 
-    - sbatch --wait: the driver blocks until the array ends, then reads the manifest;
+    def __init__(self):
+        self.ids: list[str] = []
+
+    def __call__(self, sbatch_output: str) -> str:
+        self.ids.append(sbatch_output.split()[-1])  # "Submitted batch job 1234"
+        return self.ids[-1]
+
+
+class CurateSlurmExecutor(SlurmPipelineExecutor):
+    """datatrove's Slurm executor, fitted to curate's stage-by-stage driver.
+
     - memory in whole MB: Slurm rejects a fractional size such as datatrove's `1.5G`;
     - no merge-stats job: the per-stage counts come from curate's manifest, not datatrove's stats.
     """
@@ -60,7 +68,7 @@ class WaitingSlurmExecutor(SlurmPipelineExecutor):
         args = super().get_sbatch_args(max_array)
         if "mem-per-cpu" not in self._sbatch_args:
             args["mem-per-cpu"] = f"{round(self.mem_per_cpu_gb * 1024)}M"
-        return {**args, "wait": ""}
+        return args
 
     def launch_merge_stats(self) -> None:
         pass
@@ -71,8 +79,8 @@ def default_venv_activate() -> str | None:
     return str(activate) if sys.prefix != sys.base_prefix and activate.is_file() else None
 
 
-def build_executor(step: PipelineStep, n_tasks: int, logging_dir: Path, options: SlurmOptions) -> WaitingSlurmExecutor:
-    return WaitingSlurmExecutor(
+def build_executor(step: PipelineStep, n_tasks: int, logging_dir: Path, options: SlurmOptions) -> CurateSlurmExecutor:
+    return CurateSlurmExecutor(
         pipeline=[step],
         tasks=n_tasks,
         time=options.time,
@@ -86,6 +94,9 @@ def build_executor(step: PipelineStep, n_tasks: int, logging_dir: Path, options:
         venv_path=options.venv_path or default_venv_activate(),
         sbatch_args=dict(options.sbatch_args),
         max_array_size=options.max_array_size,
+        # arrays beyond the first are independent (the driver waits for all), not chained one after another
+        max_array_launch_parallel=True,
+        job_id_retriever=JobIds(),
         tasks_per_job=options.tasks_per_job,
         logging_dir=str(logging_dir),
         skip_completed=False,  # curate's manifest decides what is done
@@ -96,7 +107,7 @@ def build_executor(step: PipelineStep, n_tasks: int, logging_dir: Path, options:
 
 
 def run_on_slurm(step: PipelineStep, n_tasks: int, logging_dir: Path, options: SlurmOptions) -> None:
-    """Submit `step` for ranks 0..n_tasks-1 as a job array and wait until it has ended."""
+    """Submit `step` for ranks 0..n_tasks-1 as job arrays and wait until every array has left the queue."""
     if "SLURM_ARRAY_TASK_ID" in os.environ:
         # datatrove would take this process for one of its own array tasks
         raise ConfigError("executor: slurm: run `curate run` on a login node or in a plain job, not inside a job array")
@@ -106,21 +117,22 @@ def run_on_slurm(step: PipelineStep, n_tasks: int, logging_dir: Path, options: S
     except FileNotFoundError as e:
         raise ConfigError(f"executor: slurm: {e.filename or 'sbatch'} not found: run curate where Slurm's commands are on PATH") from None
     except subprocess.CalledProcessError as e:
-        # sbatch --wait exits non-zero when an array task failed (killed, out of time): the
-        # caller reports the shards that did not finish; finished ones are recorded
-        log.warning(f"Slurm job {executor.job_name}: sbatch exited {e.returncode}; Slurm's logs: {executor.slurm_logs_folder}")
-    if executor.job_id not in (None, -1):
-        wait_until_gone(str(executor.job_id))
+        raise ConfigError(f"executor: slurm: sbatch refused the job (exit {e.returncode}): "
+                          f"{(e.output or b'').decode(errors='replace').strip()}; script: {logging_dir}/launch_script.slurm") from None
+    ids = executor.job_id_retriever.ids
+    log.info(f"Slurm job {executor.job_name}: arrays {', '.join(ids)} submitted; waiting")
+    for job_id in ids:
+        wait_until_gone(job_id, options.poll_seconds)
 
 
-def wait_until_gone(job_id: str) -> None:
-    """Poll squeue until the job has left the queue (a second guard besides sbatch --wait)."""
+def wait_until_gone(job_id: str, poll_seconds: float) -> None:
+    """Poll squeue until the job (every task of the array) has left the queue."""
     while True:
-        try:
-            proc = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%i"], capture_output=True, text=True)
-        except FileNotFoundError:
+        proc = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%i"], capture_output=True, text=True)
+        if proc.returncode == 0 and not proc.stdout.strip():
             return
-        # an unknown job id (already purged from the controller) is an error: it is gone too
-        if proc.returncode != 0 or not proc.stdout.strip():
-            return
-        time.sleep(POLL_SECONDS)
+        if proc.returncode != 0 and "invalid job id" in proc.stderr.lower():
+            return  # ended long enough ago that the controller has forgotten it
+        if proc.returncode != 0:  # the controller is busy or restarting: not a reason to give up
+            log.warning(f"squeue -j {job_id}: {proc.stderr.strip()}; retrying")
+        time.sleep(poll_seconds)
