@@ -25,7 +25,6 @@ class RayOptions(BaseModel):
     cpus_per_task: int = Field(1, ge=1, description="CPUs Ray reserves for each task (one task = one input shard).")
     mem_per_cpu_gb: float = Field(2, gt=0, description="Memory Ray reserves per reserved CPU, in GB (a task gets cpus_per_task x this).")
     workers: int | None = Field(None, ge=1, description="At most this many tasks at once; none: as many as the cluster's free resources fit.")
-    time: int | None = Field(None, ge=1, description="Seconds a task may run before Ray kills it (none: no limit); a killed shard is reported and redone on the next run.")
 
 
 def _ray():
@@ -60,5 +59,6 @@ def run_on_ray(step: PipelineStep, n_tasks: int, logging_dir: Path, options: Ray
         skip_completed=False,  # curate's manifest decides what is done
         cpus_per_task=options.cpus_per_task,
         mem_per_cpu_gb=options.mem_per_cpu_gb,
-        time=options.time,
+        # not datatrove's `time`: in 0.10.1 a task it kills for time is looked up again after its
+        # group was dropped (KeyError in RayTaskManager.task_done), ending the whole stage
     ).run()
