@@ -119,7 +119,9 @@ def format_validation_error(e: ValidationError) -> str:
     parts = []
     for err in e.errors():
         key = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
+        if not err["loc"] and err["type"] == "value_error":  # a check across keys: its message names them
+            parts.append(str(err["ctx"]["error"]))
+        elif err["type"] == "extra_forbidden":
             parts.append(f"unknown key {key!r}")
         else:
             parts.append(f"{key}: {err['msg']} (got {err.get('input')!r})")

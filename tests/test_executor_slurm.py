@@ -19,7 +19,7 @@ from curate.demo_crawl import generate_sample
 from curate.errors import ShardFailed
 from curate.pipeline import run_pipeline
 from tests import fake_slurm
-from tests.conftest import ROOT, write_jsonl
+from tests.conftest import ROOT, run_cli, write_jsonl
 
 
 @pytest.fixture
@@ -124,3 +124,28 @@ def test_a_task_that_dies_is_reported_and_redone_on_the_next_run(tmp_path, slurm
     shards[1].write_text(shards[1].read_text().replace("DIE", "fixed"))
     rerun = run_pipeline(*load_config(cfg))
     assert rerun[0].shards_run == 1 and rerun[0].stats.kept == 12
+
+
+@pytest.mark.parametrize("top, message", [
+    ({"executor": "slurm"}, "cfg.yaml: executor: slurm needs a `slurm:` section with at least `partition`"),
+    ({"executor": "slurm", "slurm": {"time": "1:00:00"}}, "cfg.yaml: slurm.partition: Field required (got {'time': '1:00:00'})"),
+    ({"slurm": {"partition": "cpu"}}, "cfg.yaml: a `slurm:` section is given but executor is local"),
+    ({"executor": "ray", "ray": {"cpus": 2}}, "cfg.yaml: unknown key 'ray.cpus'"),
+])
+def test_bad_executor_config_is_one_line_and_exit_2(tmp_path, top, message):
+    write_jsonl(tmp_path / "in" / "a.jsonl", [{"id": "1", "text": "x"}])
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump({"run_dir": "run", "inputs": ["in"], "stages": [{"stage": "ingest"}], **top}))
+    proc = run_cli("run", str(cfg))
+    assert proc.returncode == 2
+    assert proc.stderr.decode().strip().splitlines()[-1].endswith(message)
+    assert not (tmp_path / "run").exists(), "nothing is written for a bad config"
+
+
+def test_no_sbatch_on_path_is_a_one_line_error(tmp_path):
+    write_jsonl(tmp_path / "in" / "a.jsonl", [{"id": "1", "text": "x"}])
+    cfg = _config(tmp_path, "nosbatch", [str(tmp_path / "in")], [{"stage": "ingest"}],
+                  executor="slurm", slurm={"partition": "cpu"})
+    proc = run_cli("run", str(cfg), env={"PATH": str(Path(sys.executable).parent)})
+    assert proc.returncode == 2
+    assert proc.stderr.decode().strip() == "error: executor: slurm: sbatch not found: run curate where Slurm's commands are on PATH"

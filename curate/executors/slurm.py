@@ -11,6 +11,7 @@ The run directory and the venv must be on a file system every node sees at the s
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -111,6 +112,8 @@ def run_on_slurm(step: PipelineStep, n_tasks: int, logging_dir: Path, options: S
     if "SLURM_ARRAY_TASK_ID" in os.environ:
         # datatrove would take this process for one of its own array tasks
         raise ConfigError("executor: slurm: run `curate run` on a login node or in a plain job, not inside a job array")
+    if shutil.which("sbatch") is None:
+        raise ConfigError("executor: slurm: sbatch not found: run curate where Slurm's commands are on PATH")
     executor = build_executor(step, n_tasks, logging_dir, options)
     try:
         executor.run()
