@@ -78,7 +78,7 @@ class MapStep(PipelineStep):
 def map_in_workers(fn: Callable[[Any], Any], items: list[Any], workers: int, logging_dir: Path,
                    cluster: ClusterOptions | None = None) -> list[Any]:
     """`[fn(x) for x in items]` across worker processes, or as cluster tasks; fn must be a top-level function."""
-    if cluster is None and (workers <= 1 or len(items) <= 1):
+    if not items or (cluster is None and (workers <= 1 or len(items) <= 1)):
         return [fn(x) for x in items]
     # on a cluster the results folder must be one every node sees: beside the logs, not in /tmp
     logging_dir.mkdir(parents=True, exist_ok=True)
