@@ -5,6 +5,7 @@ submitted script's array tasks, so the script itself is what is tested."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -13,7 +14,6 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-import tests.stages_for_tests  # noqa: F401  (registers test-die-on)
 from curate.config import load_config
 from curate.demo_crawl import generate_sample
 from curate.errors import ShardFailed
@@ -21,15 +21,19 @@ from curate.pipeline import run_pipeline
 from tests import fake_slurm
 from tests.conftest import ROOT, run_cli, write_jsonl
 
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))
+import stages_for_tests  # noqa: E402,F401 - registers test-die-on
+
 
 @pytest.fixture
 def slurm(tmp_path, monkeypatch) -> Path:
     """Slurm's commands on PATH; returns the folder where they record what they were given."""
     record = tmp_path / "slurm-record"
     fake_slurm.install(tmp_path / "slurm-bin", record)
-    monkeypatch.setenv("PATH", f"{tmp_path / 'slurm-bin'}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'slurm-bin'}:{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_SLURM_RECORD", str(record))
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # array tasks unpickle test stages from tests/
+    monkeypatch.setenv("PYTHONPATH", f"{TESTS}:{ROOT}")  # array tasks unpickle the test stage
     monkeypatch.delenv("SLURM_ARRAY_TASK_ID", raising=False)
     return record
 
