@@ -155,10 +155,11 @@ def run(
     fresh: bool = typer.Option(False, "--fresh/--resume", help="Redo every stage, or (default) resume."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Log progress to stderr."),
 ):
-    """Run the configured chain of stages, each reading the previous one's shards.
+    """Run the configured chain of stages.
 
-    Re-running after a crash redoes only unfinished shards; changing a stage's options
-    redoes that stage and the ones after it.
+    Consecutive streaming stages run as one pass per shard (kept documents go on in memory;
+    `materialize: true` writes them). Re-running after a crash redoes only unfinished shards;
+    changing a stage's options redoes its pass and the ones after it.
 
     Example:  curate run configs/demo.yaml --workers 2
     """

@@ -2,7 +2,9 @@
 
     run_dir: runs/demo          # each stage writes <run_dir>/<NN>-<stage>/
     workers: 2                  # local processes
+    executor: local             # local | ray | slurm (options in a `ray:` or `slurm:` section)
     output_format: parquet      # parquet | jsonl | jsonl.gz | jsonl.zst
+    materialize: false          # true: write every stage's kept shards (default: fused passes)
     inputs:
       - path: data/sample/*.warc.gz   # files, folders or globs
         source: sample                # optional; default: the folder name or file stem
@@ -11,7 +13,8 @@
       - stage: filter
         preset: fineweb
 
-Each stage entry is `stage: NAME` plus that stage's options (see `curate NAME --help`);
+Each stage entry is `stage: NAME` plus that stage's options (see `curate NAME --help`) and an
+optional `materialize: true`;
 unknown keys and bad values are errors naming the key and the file. Relative paths, the
 inputs' and stages' Path options alike, are taken from the config file's folder.
 """
@@ -24,9 +27,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from curate.errors import ConfigError, StageError
+from curate.executors import ClusterOptions, RayOptions, SlurmOptions
 from curate.shards import FORMATS
 from curate.stage import Stage, StageConfig
 from curate.stages import get_stage
@@ -44,6 +48,8 @@ class StageSpec(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     name: str
     options: StageConfig
+    # Write this stage's kept shards even when the next stage could take them in memory (debugging).
+    materialize: bool = False
 
     def build(self) -> Stage:
         return get_stage(self.name)(self.options)
@@ -56,6 +62,31 @@ class RunConfig(BaseModel):
     output_format: Literal[FORMATS] = Field("parquet", description="Format of every stage's shards.")  # type: ignore[valid-type]
     inputs: list[InputSpec] = Field(min_length=1, description="What the first stage reads.")
     stages: list[dict] = Field(min_length=1, description="The stages, in order.")
+    executor: Literal["local", "ray", "slurm"] = Field("local", description="Where per-shard tasks run: local processes, a Ray cluster, or Slurm job arrays (docs/operations.md).")
+    ray: RayOptions | None = Field(None, description="Options of executor: ray (see `ray` below).")
+    slurm: SlurmOptions | None = Field(None, description="Options of executor: slurm (see `slurm` below); needs at least partition.")
+    language_push_down: bool = Field(True, description="When model-filter keeping some languages directly follows "
+                                     "extract, extract skips the main-text pass for pages a cheap check puts surely in "
+                                     "another language (they reach model-filter with their whole-page text, and are "
+                                     "rejected there as before).")
+    materialize: bool = Field(False, description="Write every stage's kept shards (by default consecutive "
+                              "streaming stages run as one pass per shard and only the last one's are written).")
+
+    @model_validator(mode="after")
+    def _cluster_section(self):
+        if self.executor == "slurm" and self.slurm is None:
+            raise ValueError("executor: slurm needs a `slurm:` section with at least `partition`")
+        for name in ("ray", "slurm"):
+            if getattr(self, name) is not None and self.executor != name:
+                raise ValueError(f"a `{name}:` section is given but executor is {self.executor}")
+        return self
+
+    @property
+    def cluster(self) -> ClusterOptions | None:
+        """The options of the chosen cluster executor, None for local processes."""
+        if self.executor == "ray":
+            return self.ray or RayOptions()
+        return self.slurm if self.executor == "slurm" else None
 
     @field_validator("inputs", mode="before")
     @classmethod
@@ -83,10 +114,14 @@ def _stage_specs(entries: list[dict], origin: str, base: Path) -> list[StageSpec
         where = f"{origin}: stages[{i}]"
         if not isinstance(entry, dict) or "stage" not in entry:
             raise ConfigError(f"{where}: each stage needs a `stage: NAME` key")
-        options = {k: v for k, v in entry.items() if k != "stage"}
+        options = {k: v for k, v in entry.items() if k not in ("stage", "materialize")}
+        materialize = entry.get("materialize", False)
+        if not isinstance(materialize, bool):
+            raise ConfigError(f"{where}: materialize: expected true or false (got {materialize!r})")
         try:
             cls = get_stage(str(entry["stage"]))
-            specs.append(StageSpec(name=cls.name, options=_resolve_paths(cls.Config(**options), base)))
+            specs.append(StageSpec(name=cls.name, options=_resolve_paths(cls.Config(**options), base),
+                                   materialize=materialize))
         except StageError as e:
             raise ConfigError(f"{where}: {e}") from None
         except ValidationError as e:
@@ -98,7 +133,9 @@ def format_validation_error(e: ValidationError) -> str:
     parts = []
     for err in e.errors():
         key = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
+        if not err["loc"] and err["type"] == "value_error":  # a check across keys: its message names them
+            parts.append(str(err["ctx"]["error"]))
+        elif err["type"] == "extra_forbidden":
             parts.append(f"unknown key {key!r}")
         else:
             parts.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
@@ -124,4 +161,8 @@ def load_config(path: Path) -> tuple[RunConfig, list[StageSpec]]:
     for inp in cfg.inputs:
         if not Path(inp.path).is_absolute():
             inp.path = os.path.normpath(base / inp.path)
+    if cfg.slurm is not None:
+        for key in ("venv_path", "slurm_logs_folder"):
+            if (value := getattr(cfg.slurm, key)) and not Path(value).is_absolute():
+                setattr(cfg.slurm, key, os.path.normpath(base / value))
     return cfg, _stage_specs(cfg.stages, str(path), base)

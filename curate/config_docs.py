@@ -11,6 +11,7 @@ from enum import Enum
 from pydantic import BaseModel
 
 from curate.config import InputSpec, RunConfig
+from curate.executors import RayOptions, SlurmOptions
 from curate.stages import load_stages
 
 HEADER = """# Configuration reference
@@ -73,10 +74,23 @@ def _table(model: type[BaseModel]) -> str:
     return "\n".join(rows)
 
 
+STAGES_INTRO = """Each entry is `stage: NAME` plus the options below. Any entry may also say `materialize: true`:
+consecutive streaming stages run as one pass per input shard, handing kept documents on in
+memory, and only the last of them writes kept shards (every stage writes its own rejects,
+named outputs and manifest); `materialize: true` writes this stage's kept shards too and ends
+the pass there. Stages that need all their inputs first (dedup; model-filter with keep_top;
+rate with buckets; tag with cluster) always start a pass of their own.
+"""
+
+
 def render() -> str:
     stages = load_stages()
     parts = [HEADER, "## Top level\n", _table(RunConfig), "\n### `inputs` entries\n", _table(InputSpec)]
-    parts.append("\n## Stages\n")
+    parts += ["\n### `ray` (with `executor: ray`)\n", _table(RayOptions),
+              "\n### `slurm` (with `executor: slurm`)\n", _table(SlurmOptions),
+              "\nHow tasks, resume and barrier stages work on a cluster, and a worked 100-node config: "
+              "[docs/operations.md](../docs/operations.md)."]
+    parts.append("\n## Stages\n\n" + STAGES_INTRO)
     for name in sorted(stages):
         cls = stages[name]
         if cls.__module__.startswith("curate.stages."):
