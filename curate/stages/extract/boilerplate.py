@@ -140,7 +140,10 @@ def model_blocks(tree: HTMLTree, html: str, opts: ExtractOptions) -> tuple[Block
 
 
 def extract_main_text(html: str, opts: ExtractOptions, tree: HTMLTree | None = None) -> tuple[str, str | None]:
-    """The page's main text (blocks joined by newlines) and its <title> (`tree`: `html` already parsed)."""
+    """The page's main text (blocks joined by newlines) and its <title> (`tree`: `html` already parsed).
+
+    Method "model" leaves article marker text nodes in `tree` (blocks.mark_roots): parse again to reuse it.
+    """
     tree = tree or HTMLTree.parse(html)
     title = (tree.title or "").strip() or None
     if opts.method == "rules":
