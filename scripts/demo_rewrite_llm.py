@@ -6,8 +6,9 @@ The embedded model (SmolLM2-135M) is plumbing grade: it does not follow free-tex
 instructions (with the `wikipedia` style it echoed the document block or left out the answer
 prefix, and ingest rejected every answer), but it does follow a JSON schema. So the demo uses the
 structured-output style `wikipedia_json`: each request carries a response_format schema with one
-field, `rewritten_text`, and ingest takes that field. The model mostly copies its input; the point
-is that every step runs offline with the real commands, which are printed as they run.
+field, `rewritten_text`, and ingest takes that field. Its answers are well-formed but it does not
+really rewrite (a title, a marker word, a sentence about the task repeated): the point is that
+every step runs offline with the real commands, which are printed as they run.
 
 To keep the run to a few minutes on 2 threads (the model writes 6-7 tokens/s), the inputs are the
 opening paragraphs (about 400 characters) of the shortest article pages of the sample crawl.
