@@ -195,3 +195,60 @@ def test_round_trip_through_llm_run_with_a_schema_answering_server(tmp_path):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_embedded_model_answers_a_json_style_in_its_schema(tmp_path):
+    """The real local model behind `curate llm serve`: a finished answer to a json-style request
+    parses (it follows the schema, unlike free-text format instructions) and ingest keeps the field;
+    an answer cut at max_tokens (the model sometimes repeats a sentence until then) is rejected."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    server = subprocess.Popen([sys.executable, "-m", "curate.cli", "llm", "serve", "--port", "0", "--threads", "2"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        line = ""
+        while time.monotonic() < deadline and "serving" not in line:
+            line = server.stderr.readline()
+            assert line or server.poll() is None, "curate llm serve exited before serving"
+        m = re.search(r"at (http://127\.0\.0\.1:\d+/v1)", line)
+        assert m, f"no serving line: {line!r}"
+        docs = _docs(1)
+        write_jsonl(tmp_path / "in" / "docs.jsonl", docs)
+        (tmp_path / "policy.yaml").write_text("styles: [wikipedia_json]\nmodel: smollm2-135m\n"
+                                              "params: {max_tokens: 160, temperature: 0.2}\n")
+        q = tmp_path / "queue"
+        r = run_cli("rewrite-queue", "export", str(tmp_path / "in"), "-o", str(q), "--policy", str(tmp_path / "policy.yaml"))
+        assert r.returncode == 0, r.stderr.decode()
+        answers = tmp_path / "answers.jsonl"
+        r = run_cli("llm", "run", str(q / "exports" / "0001"), "-o", str(answers), "--endpoint", m.group(1),
+                    "--concurrency", "1", "--timeout", "600")
+        assert r.returncode == 0, r.stderr.decode()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    (line,) = [orjson.loads(x) for x in answers.read_bytes().splitlines()]
+    choice = line["response"]["body"]["choices"][0]
+    content = choice["message"]["content"]
+    r = run_cli("rewrite-queue", "ingest", str(answers), "--queue", str(q), "-o", str(tmp_path / "rw"))
+    assert r.returncode == 0, r.stderr.decode()
+    kept, rejected = read_docs(tmp_path / "rw"), read_docs(tmp_path / "rw" / "rejected")
+    assert len(kept) + len(rejected) == 1  # the answer is accounted for
+    if choice["finish_reason"] == "length":  # the model can loop until max_tokens: cut JSON, rejected
+        assert [d["reject_reason"] for d in rejected] == ["rewrite-queue:truncated"] and rejected[0]["text"] == content
+        return
+    field = orjson.loads(content)["rewritten_text"]  # finished under the schema: valid JSON with the field
+    if field.strip():
+        assert [d["text"] for d in kept] == [field.strip()] and not rejected
+        assert kept[0]["model"] == "smollm2-135m" and kept[0]["source"] == "rewrite:wikipedia_json"
+    else:  # the schema allows an empty string; ingest must then reject it, not keep it
+        assert not kept and [d["reject_reason"] for d in rejected] == ["rewrite-queue:empty"]
