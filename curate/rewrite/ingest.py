@@ -4,8 +4,8 @@ Answers are joined to the queue's index by custom_id (never by order: batch outp
 order). Each answer is checked: the request failed, empty, truncated (finish_reason "length"),
 refused (configurable patterns), missing the style's answer prefix, or in the wrong format for
 the style (QA without question/answer pairs, a list without items, a json style's answer that is
-not a JSON object with its string field); a response for no known
-request and every duplicate after the first answer for a request are rejected too. A document
+not a JSON object with its string field); a response for no known request and every duplicate
+after the first answer for a request are rejected too. A document
 whose chunks are all good is put back together in chunk order, with the prefix stripped;
 a document with any chunk missing or bad is held back whole (its good chunks go to rejected/
 as `chunks_missing`), never half-assembled. Everything read ends up in OUT/rewrites.* or

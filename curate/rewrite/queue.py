@@ -113,8 +113,8 @@ class IndexWriter:
 
 
 class PromptWriter:
-    """Plain `{"custom_id", "prompt"}` lines for offline engines (plus `response_format` for json styles), in files of the same limits as
-    request files (`prompts-00000.jsonl`, ...)."""
+    """Plain `{"custom_id", "prompt"}` lines for offline engines (plus `response_format` for json
+    styles), in files of the same limits as request files (`prompts-00000.jsonl`, ...)."""
 
     def __init__(self, out_dir: Path, prefix: str = "prompts", max_lines: int = MAX_LINES, max_bytes: int = MAX_BYTES):
         self.out_dir, self.prefix, self.max_lines, self.max_bytes = Path(out_dir), prefix, max_lines, max_bytes
