@@ -437,13 +437,16 @@ def test_builtin_styles_cite_their_method_and_fence_the_document():
 
     names = builtin_styles()
     assert set(names) == {"easy", "wikipedia", "hard", "qa", "wikipedia_paraphrase", "diverse_qa", "distill",
-                          "extract_knowledge", "knowledge_list"}
+                          "extract_knowledge", "knowledge_list", "wikipedia_json"}
     limits = {"wikipedia_paraphrase": (512, 512), "diverse_qa": (1000, 600), "distill": (2000, 1600)}
     for name in names:
         s = load_style(name)
         assert ("WRAP" in s.method) or ("Nemotron-CC" in s.method)
         assert DOCUMENT_START in s.user and DOCUMENT_END in s.user and "data" in s.user
-        assert s.answer_prefix and f'"{s.answer_prefix}"' in s.user  # the template asks for its own prefix
+        if s.parser == "json":  # structured output: the template names its field, the schema enforces it
+            assert not s.answer_prefix and f'"{s.answer_field}"' in s.user and s.request_params()["response_format"]
+        else:
+            assert s.answer_prefix and f'"{s.answer_prefix}"' in s.user  # the template asks for its own prefix
         if name in limits:
             assert (s.input_tokens, s.output_tokens) == limits[name]
     proc = run_cli("rewrite-queue", "styles", env={"COLUMNS": "200"})

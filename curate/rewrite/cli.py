@@ -186,8 +186,9 @@ def styles_command():
     try:
         for name in builtin_styles():
             s = load_style(name)
+            answer = f"JSON field {s.answer_field}" if s.parser == "json" else s.answer_prefix
             table.add_row(s.name, str(s.input_tokens), str(s.output_tokens), str(s.min_segment_tokens), s.parser,
-                          s.answer_prefix, s.method.split("): ")[0] + ")" if "): " in s.method else s.method)
+                          answer, s.method.split("): ")[0] + ")" if "): " in s.method else s.method)
     except _errors() as e:
         raise _fail(str(e)) from None
     console.print(table)

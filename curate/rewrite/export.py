@@ -171,6 +171,8 @@ def _prepare_shard(job: _Job, number: int, shard) -> _ShardOut:
                         line = make_request(cid, style.messages(text), policy.model, **p)
                     else:
                         line = {"custom_id": cid, "prompt": style.prompt(text)}
+                        if "response_format" in p:  # for engines that constrain decoding offline
+                            line["response_format"] = p["response_format"]
                     out.write(orjson.dumps(line) + b"\n")
                     in_tok = n_tok + overhead[ref]
                     s_in += in_tok

@@ -3,8 +3,9 @@
 Answers are joined to the queue's index by custom_id (never by order: batch output comes in any
 order). Each answer is checked: the request failed, empty, truncated (finish_reason "length"),
 refused (configurable patterns), missing the style's answer prefix, or in the wrong format for
-the style (QA without question/answer pairs, a list without items); a response for no known
-request and every duplicate after the first answer for a request are rejected too. A document
+the style (QA without question/answer pairs, a list without items, a json style's answer that is
+not a JSON object with its string field); a response for no known request and every duplicate
+after the first answer for a request are rejected too. A document
 whose chunks are all good is put back together in chunk order, with the prefix stripped;
 a document with any chunk missing or bad is held back whole (its good chunks go to rejected/
 as `chunks_missing`), never half-assembled. Everything read ends up in OUT/rewrites.* or
@@ -149,12 +150,11 @@ class _Checker:
             return None, "truncated", "finish_reason length: the answer hit max_tokens"
         if self.refusal and self.refusal.search(text[:REFUSAL_WINDOW]):
             return None, "refused", text.strip()[:80]
-        body, why = style.parse(text)
+        body, why, detail = style.parse_detail(text)
         if body is None:
-            detail = {"missing_prefix": f"expected {style.answer_prefix!r}",
-                      "wrong_format": f"not the {style.parser} format of style {style.name}",
-                      "empty": "nothing after the answer prefix"}[why]
             return None, why, detail
+        if style.parser == "json" and self.refusal and self.refusal.search(body[:REFUSAL_WINDOW]):
+            return None, "refused", body[:80]  # a refusal written into the JSON field
         return body, "", ""
 
 

@@ -113,8 +113,8 @@ class IndexWriter:
 
 
 class PromptWriter:
-    """Plain `{"custom_id", "prompt"}` lines for offline engines, in files of the same limits as
-    request files (`prompts-00000.jsonl`, ...)."""
+    """Plain `{"custom_id", "prompt"}` lines for offline engines (plus `response_format` for json
+    styles), in files of the same limits as request files (`prompts-00000.jsonl`, ...)."""
 
     def __init__(self, out_dir: Path, prefix: str = "prompts", max_lines: int = MAX_LINES, max_bytes: int = MAX_BYTES):
         self.out_dir, self.prefix, self.max_lines, self.max_bytes = Path(out_dir), prefix, max_lines, max_bytes
@@ -128,7 +128,10 @@ class PromptWriter:
         cid = record["custom_id"]
         if cid in self._seen:
             return False
-        line = orjson.dumps({"custom_id": cid, "prompt": record["prompt"]}) + b"\n"
+        keep = {"custom_id": cid, "prompt": record["prompt"]}
+        if "response_format" in record:  # a json style's schema, for engines with guided decoding
+            keep["response_format"] = record["response_format"]
+        line = orjson.dumps(keep) + b"\n"
         if self._file is not None and (self._lines >= self.max_lines or self._bytes + len(line) > self.max_bytes):
             self._file.close()
             self._file = None
