@@ -56,8 +56,10 @@ demo: setup $(SAMPLE)/labels.jsonl models/demo-quality.bin models/demo-rater-edu
 # The whole rating loop with the embedded local model (slow: a few minutes; not part of `make test`):
 # annotate export -> llm serve -> llm run -> annotate import -> train-rater -> rate, then the local
 # model's agreement with the levels the generator built the pages with.
+# Then the rewrite queue's round trip on a few sample pages (demo-rewrite-llm).
 demo-llm: setup $(SAMPLE)/labels.jsonl
 	$(PY) scripts/demo_llm.py --sample $(SAMPLE) --docs 30 --doc-tokens 200
+	$(PY) scripts/demo_rewrite_llm.py --sample $(SAMPLE) --docs 3
 
 # The rewrite queue end to end with the embedded local model on a few sample pages
 # (export -> llm serve -> llm run -> ingest); slow on CPU (the model writes ~6 tokens/s).
