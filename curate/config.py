@@ -56,6 +56,7 @@ class RunConfig(BaseModel):
     output_format: Literal[FORMATS] = Field("parquet", description="Format of every stage's shards.")  # type: ignore[valid-type]
     inputs: list[InputSpec] = Field(min_length=1, description="What the first stage reads.")
     stages: list[dict] = Field(min_length=1, description="The stages, in order.")
+    ledger: bool = Field(False, description="Process only input files not processed before (a ledger of file contents in run_dir), each run as a new dated batch in run_dir/batches/ (see Batches below).")
 
     @field_validator("inputs", mode="before")
     @classmethod
@@ -105,8 +106,9 @@ def format_validation_error(e: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def load_config(path: Path) -> tuple[RunConfig, list[StageSpec]]:
-    """Parse and validate a run config; relative paths are taken from the config file's folder."""
+def load_config(path: Path, inputs: list[str] | None = None) -> tuple[RunConfig, list[StageSpec]]:
+    """Parse and validate a run config; relative paths are taken from the config file's folder.
+    `inputs` (`curate run --input`, relative to the working directory) replace the config's."""
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -115,6 +117,8 @@ def load_config(path: Path) -> tuple[RunConfig, list[StageSpec]]:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys (run_dir, inputs, stages, ...)")
+    if inputs:
+        raw["inputs"] = [i if i == "-" else os.path.abspath(i) for i in inputs]
     try:
         cfg = RunConfig(**raw)
     except ValidationError as e:
