@@ -328,6 +328,12 @@ def _error(message: str) -> None:
     console.print(f"[bold red]error:[/bold red] {message}", highlight=False, markup=True, soft_wrap=True)
 
 
+# typer >= 0.20 ships its own copy of click: its usage errors are not click's classes, so both are caught
+_CLICK_ERRORS = tuple({click.ClickException, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")})
+_ABORTS = tuple({click.exceptions.Abort, typer.Abort,
+                  getattr(sys.modules[typer.BadParameter.__module__], "Abort", click.exceptions.Abort)})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error a user can reach becomes one message and an exit code, never a traceback."""
     command = typer.main.get_command(app)
@@ -337,9 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     except CurateError as e:
         _error(str(e))
         return e.exit_code
-    except click.exceptions.Abort:
+    except _ABORTS:
         return EXIT_INTERRUPTED
-    except click.ClickException as e:
+    except _CLICK_ERRORS as e:
         if json_mode():
             log.error(e.format_message())
         else:
