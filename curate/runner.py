@@ -213,7 +213,8 @@ class ShardTasks(PipelineStep):
         apply_env(self.env)
         shard, input_hash = self.jobs[rank]
         try:
-            stats = run_shard(self.stage, shard, input_hash, self.out_dir, self.fmt, self.fingerprint)
+            with log.contextualize(stage=self.stage.name, shard=shard.name):  # `stage`, `shard` in JSON logs
+                stats = run_shard(self.stage, shard, input_hash, self.out_dir, self.fmt, self.fingerprint)
         except ShardFailed as e:
             # record and return, so the other shards finish; run_stage reports every failure at the end
             log.opt(exception=e.__cause__).error(str(e))

@@ -148,3 +148,16 @@ def test_plain_run_writes_its_card_and_a_failed_run_says_why(tmp_path):
     assert card["ended"] is not None
     r = run_cli("runs", "run", "--json", cwd=tmp_path)
     assert [json.loads(line)["status"] for line in r.stdout.decode().splitlines()] == ["failed"]
+
+
+def test_json_log_records_from_worker_processes_name_stage_and_shard(tmp_path):
+    write_jsonl(tmp_path / "in" / "a.jsonl", [{"id": "a", "text": "hello world"}])
+    (tmp_path / "in" / "empty.jsonl").write_bytes(b"")
+    (tmp_path / "c.yaml").write_text("run_dir: run\ninputs: [in]\nstages:\n  - stage: filter\n")
+    r = run_cli("run", "c.yaml", "-w", "2", "--log-format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    records = [json.loads(line) for line in r.stderr.decode().splitlines()]
+    [warning] = [x for x in records if x["level"] == "WARNING"]
+    assert (warning["stage"], warning["shard"]) == ("filter", "empty") and "empty file" in warning["message"]
+    assert warning["pid"] != records[-1]["pid"]  # logged by a worker process, as JSON too
+    assert records[-1]["message"] == f"output: {tmp_path / 'run' / '00-filter'}"
