@@ -152,8 +152,8 @@ def run_batch(cfg: RunConfig, specs: list[StageSpec], config_path: Path, *, work
         first = specs[0].build()
         shards = resolve_inputs([i.path for i in cfg.inputs], first.input_suffixes,
                                 sources=[i.source for i in cfg.inputs])
-        delta = ledger.scan(shards)
         batch = _pending(run_dir, ledger)
+        delta = ledger.scan(shards, batch.files if batch else ())
         waiting = 0
         if batch is not None:
             _relocate(batch, delta)

@@ -124,9 +124,12 @@ class Ledger:
     def _by_path(self) -> dict[str, FileRecord]:
         return {r.path: r for r in self.records.values()}
 
-    def scan(self, shards: list[InputShard]) -> Delta:
-        """Classify the files `shards` name (as resolved by curate/inputs.py) against the ledger."""
+    def scan(self, shards: list[InputShard], hashed_before: list[Candidate] = ()) -> Delta:
+        """Classify the files `shards` name (as resolved by curate/inputs.py) against the ledger.
+        `hashed_before`: files hashed by an unfinished batch, also trusted by path, size and mtime."""
         by_path = self._by_path()
+        for c in hashed_before:
+            by_path.setdefault(str(c.path), FileRecord(c.sha256, c.size, str(c.path), c.mtime_ns, ""))
         delta = Delta()
         seen: set[str] = set()
         for i, shard in enumerate(shards):

@@ -176,6 +176,9 @@ def run_with_card(cfg: RunConfig, specs: list[StageSpec], config_path: Path, *, 
     from curate.lock import folder_lock
     from curate.pipeline import run_pipeline
 
+    from curate.errors import EXIT_USAGE
+
+    existed = Path(cfg.run_dir).exists()
     with folder_lock(cfg.run_dir, "run directory"):
         card = RunCard.start(Path(cfg.run_dir) / CARD_NAME, config_path, cfg, specs)
         results: list[StageResult] = []
@@ -184,7 +187,11 @@ def run_with_card(cfg: RunConfig, specs: list[StageSpec], config_path: Path, *, 
             if check is not None:
                 check(results)
         except BaseException as e:
-            card.finish(results, exit_code_of(e), error_text(e))
+            code = exit_code_of(e)
+            if code == EXIT_USAGE and not existed:
+                card.path.unlink(missing_ok=True)  # nothing was done: a new run directory leaves no trace
+            else:
+                card.finish(results, code, error_text(e))
             raise
         card.finish(results, 0)
         return results

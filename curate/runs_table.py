@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 from pathlib import Path
 
@@ -11,6 +13,16 @@ from rich.table import Table
 
 from curate.batches import list_batches
 from curate.errors import InputError
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _duration(seconds) -> str:
@@ -29,6 +41,8 @@ def row(bid: str, card: dict | None) -> list[str]:
     first, last = (stages[0], stages[-1]) if stages else ({}, {})
     tokens = (card.get("tokens") or {}).get("kept_tokens")
     status = card.get("status", "?")
+    if status == "running" and card.get("host") == socket.gethostname() and not _alive(card.get("pid")):
+        status = "killed (no end recorded)"
     if status == "failed" and card.get("error"):
         status += ": " + card["error"].splitlines()[0][:60]
     return [

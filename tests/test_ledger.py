@@ -198,6 +198,7 @@ def test_a_failed_batch_leaves_the_ledger_alone_and_is_resumed_first(tmp_path):
     time.sleep(1.1)
     resumed = run()
     assert resumed.batch.id == failed.name and resumed.batch.resumed and resumed.waiting == 1
+    assert resumed.delta.hashed == 1  # the batch's own file was hashed when it was planned; c.jsonl is new
     assert [c.path.name for c in resumed.batch.files] == ["b.jsonl"]
     card = json.loads(failed.with_name(failed.name + ".json").read_text())
     assert card["status"] == "ok" and card["exit_code"] == 0 and card["error"] is None
@@ -231,9 +232,22 @@ def test_an_overlapping_cron_run_exits_75_and_changes_nothing(tmp_path):
     assert len(Ledger.load(tmp_path / "run").batches) == 1
 
 
+def test_input_option_replaces_the_configs_inputs_without_a_ledger_too(tmp_path):
+    write_jsonl(tmp_path / "in" / "a.jsonl", [{"id": "a", "text": "fine"}])
+    (tmp_path / "c.yaml").write_text("run_dir: run\ninputs: ['nothing/*.jsonl']\nstages:\n  - stage: test-fail-on\n")
+    r = _run(tmp_path, "c.yaml", "--input", "in/*.jsonl")
+    assert r.returncode == 0, r.stderr
+    card = json.loads((tmp_path / "run" / "run-card.json").read_text())
+    assert card["config"]["effective"]["inputs"] == [{"path": str(tmp_path / "in" / "*.jsonl"), "source": None}]
+    assert card["stages"][0]["kept"] == 1 and not (tmp_path / "run" / BATCHES_DIR).exists()
+
+
 def test_inputs_matching_nothing_are_a_usage_error(tmp_path):
     (tmp_path / "c.yaml").write_text("run_dir: run\nledger: true\ninputs: ['nothing/*.jsonl']\n"
                                      "stages:\n  - stage: filter\n")
     r = _run(tmp_path, "c.yaml")
     assert r.returncode == 2 and "nothing/*.jsonl" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "run" / LEDGER_NAME).exists()
+    (tmp_path / "c.yaml").write_text("run_dir: plain\ninputs: ['nothing/*.jsonl']\nstages:\n  - stage: filter\n")
+    r = _run(tmp_path, "c.yaml")
+    assert r.returncode == 2 and not (tmp_path / "plain").exists()  # nothing done: no run card left behind

@@ -161,3 +161,15 @@ def test_json_log_records_from_worker_processes_name_stage_and_shard(tmp_path):
     assert (warning["stage"], warning["shard"]) == ("filter", "empty") and "empty file" in warning["message"]
     assert warning["pid"] != records[-1]["pid"]  # logged by a worker process, as JSON too
     assert records[-1]["message"] == f"output: {tmp_path / 'run' / '00-filter'}"
+
+
+def test_a_card_left_running_by_a_killed_run_shows_as_killed(cron_dir):
+    import subprocess
+
+    from curate.runs_table import row
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    card = {**_card(cron_dir), "status": "running", "exit_code": None, "ended": None, "pid": gone.pid}
+    assert row("b", card)[1] == "killed (no end recorded)"
+    assert row("b", {**card, "pid": __import__("os").getpid()})[1] == "running"
