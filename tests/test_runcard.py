@@ -173,3 +173,19 @@ def test_a_card_left_running_by_a_killed_run_shows_as_killed(cron_dir):
     card = {**_card(cron_dir), "status": "running", "exit_code": None, "ended": None, "pid": gone.pid}
     assert row("b", card)[1] == "killed (no end recorded)"
     assert row("b", {**card, "pid": __import__("os").getpid()})[1] == "running"
+
+
+def test_progress_is_quiet_without_a_terminal_unless_asked(tmp_path):
+    import subprocess
+
+    write_jsonl(tmp_path / "in" / "a.jsonl", [{"id": f"d{i}", "text": "text"} for i in range(300)])
+    (tmp_path / "c.yaml").write_text("run_dir: run\ninputs: [in]\nstages:\n  - stage: test-slow-copy\n    delay_ms: 5\n")
+    cmd = [sys.executable, str(ROOT / "tests" / "run_with_test_stages.py"), "run", "c.yaml", "--fresh"]
+    env = {**__import__("os").environ, "CURATE_PROGRESS_SECONDS": "0.2"}
+    quiet = subprocess.run(cmd, cwd=tmp_path, capture_output=True, env=env, timeout=120)
+    asked = subprocess.run([*cmd, "--progress"], cwd=tmp_path, capture_output=True, env=env, timeout=120)
+    assert quiet.returncode == asked.returncode == 0, asked.stderr.decode()
+    progress = lambda r: [x for x in r.stderr.decode().splitlines() if x.startswith("test-slow-copy · ")]  # noqa: E731
+    assert progress(quiet) == []
+    lines = progress(asked)
+    assert lines and "docs/s" in lines[0] and "shards 0/1" in lines[0]
