@@ -352,7 +352,10 @@ def main(argv: list[str] | None = None) -> int:
             e.show()
         return e.exit_code
     except KeyboardInterrupt:
-        console.print("interrupted")
+        if json_mode():
+            log.warning("interrupted")
+        else:
+            console.print("interrupted")
         return EXIT_INTERRUPTED
     except Exception as e:  # noqa: BLE001 - a bug: one line here, the traceback in a file
         fd, path = tempfile.mkstemp(prefix="curate-crash-", suffix=".log")
