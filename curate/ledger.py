@@ -87,7 +87,7 @@ class Delta:
         return {
             "added": [c.as_dict() for c in self.added],
             "changed": [c.as_dict() for c in self.changed],
-            "skipped": [c.as_dict() for c in self.skipped],
+            "skipped": len(self.skipped),  # a count: the list would repeat the whole crawl on every run
             "moved": [{"from": old, "to": str(c.path), "sha256": c.sha256} for old, c in self.moved],
             "hashed": self.hashed,
         }

@@ -9,7 +9,7 @@ and the error), so a cron job's history can be read without its logs. A card sti
     curate_version, command, host, pid, started, ended, seconds, status, exit_code, error,
     config {path, sha256 (the file), effective, effective_sha256 (after --input and defaults)},
     models [{stage, ...sha256s the stage's output depends on}],
-    inputs {files, bytes}, ledger {added, changed, skipped, moved, hashed + the files},
+    inputs {files, bytes}, ledger {added, changed, moved: the files; skipped, hashed: counts},
     stages [{stage, out_dir, in, kept, rejected, reasons, shards, shards_run, seconds}],
     tokens {stage, kept_tokens} (when a tokens stage ran)
 """

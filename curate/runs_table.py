@@ -49,7 +49,7 @@ def row(bid: str, card: dict | None) -> list[str]:
         bid, status, "" if card.get("exit_code") is None else str(card["exit_code"]),
         card.get("started") or "", _duration(card.get("seconds")),
         f"{(card.get('inputs') or {}).get('files', 0):,}",
-        f"{len(ledger.get('added', []))}/{len(ledger.get('changed', []))}/{len(ledger.get('skipped', []))}" if ledger else "",
+        f"{len(ledger.get('added', []))}/{len(ledger.get('changed', []))}/{ledger.get('skipped', 0)}" if ledger else "",
         f"{first.get('in', 0):,}" if stages else "", f"{last.get('kept', 0):,}" if stages else "",
         f"{tokens:,}" if tokens is not None else "", card.get("output") or "",
     ]
