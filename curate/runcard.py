@@ -52,7 +52,14 @@ def effective_config(cfg: RunConfig, specs: list[StageSpec]) -> dict:
 
 
 def _models(specs: list[StageSpec]) -> list[dict]:
-    """What each stage's output depends on besides its config: the sha256s of its models."""
+    """What each stage's output depends on besides its config (the sha256s of its models), and
+    under `names` the registry's name of each of those sha256s (curate/models.py)."""
+    from curate.models import list_models
+
+    try:
+        registry = {m.sha256: m.name for m in list_models()}
+    except Exception:  # noqa: BLE001 - an unreadable registry is reported by the run itself
+        registry = {}
     found = []
     for spec in specs:
         try:
@@ -60,8 +67,20 @@ def _models(specs: list[StageSpec]) -> list[dict]:
         except Exception as e:  # noqa: BLE001 - a missing model is reported by the run itself
             extra = {"error": f"{type(e).__name__}: {e}"}
         if extra:
-            found.append({"stage": spec.name, **extra})
+            shas = [v for v in _leaves(extra) if isinstance(v, str) and v in registry]
+            found.append({"stage": spec.name, **extra, "names": {sha: registry[sha] for sha in shas}})
     return found
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
 
 
 def _kept_tokens(result: StageResult) -> int:

@@ -65,7 +65,7 @@ def test_batch_run_card_says_what_ran_on_what_and_how_it_ended(cron_dir):
     dedup = effective["stages"][2]
     assert dedup["stage"] == "dedup" and dedup["index"] == str(run / "dedup-index") and dedup["survivor"] == "first-seen"
     assert card["config"]["effective_sha256"] == hashlib.sha256(json.dumps(effective, sort_keys=True).encode()).hexdigest()
-    assert {"stage": "extract", "lid_sha256": LID176.sha256} in card["models"]
+    assert {"stage": "extract", "lid_sha256": LID176.sha256, "names": {LID176.sha256: "lid176"}} in card["models"]
     # the ledger delta and the inputs
     files = sorted((cron_dir / "crawl").glob("*.warc.gz"))
     assert [c["path"] for c in card["ledger"]["added"]] == [str(p) for p in files]
