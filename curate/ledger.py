@@ -75,6 +75,7 @@ class Delta:
     skipped: list[Candidate] = field(default_factory=list)
     moved: list[tuple[str, Candidate]] = field(default_factory=list)  # (path in the ledger, where it is now)
     hashed: int = 0  # files whose bytes were read (the rest passed the path+size+mtime check)
+    found: list[Candidate] = field(default_factory=list, repr=False)  # every file the scan found
 
     @property
     def new(self) -> list[Candidate]:
@@ -98,10 +99,13 @@ class Delta:
 
 
 class Ledger:
-    def __init__(self, run_dir: Path, records: list[FileRecord] | None = None, batches: list[str] | None = None):
+    def __init__(self, run_dir: Path, records: list[FileRecord] | None = None, batches: list[str] | None = None,
+                 seen: dict[str, list] | None = None):
         self.path = Path(run_dir) / LEDGER_NAME
         self.records: dict[str, FileRecord] = {r.sha256: r for r in records or []}
         self.batches: list[str] = list(batches or [])  # committed batches, oldest first
+        # every path the last scan found: [sha256, size, mtime_ns], so a skipped copy is not hashed again
+        self.seen: dict[str, list] = dict(seen or {})
 
     @classmethod
     def load(cls, run_dir: Path) -> "Ledger":
@@ -112,13 +116,14 @@ class Ledger:
             data = json.loads(path.read_text())
             if data.get("format") != FORMAT:
                 raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
-            return cls(run_dir, [FileRecord(**r) for r in data["files"]], data.get("batches", []))
+            return cls(run_dir, [FileRecord(**r) for r in data["files"]], data.get("batches", []), data.get("seen", {}))
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ConfigError(f"{path}: unreadable ledger ({e}); restore it from a backup or move it away "
                               "(then every input file counts as new)") from None
 
     def save(self) -> None:
-        data = {"format": FORMAT, "batches": self.batches, "files": [asdict(r) for r in self.records.values()]}
+        data = {"format": FORMAT, "batches": self.batches, "files": [asdict(r) for r in self.records.values()],
+                "seen": self.seen}
         write_atomic(self.path, json.dumps(data, indent=1) + "\n")
 
     def _by_path(self) -> dict[str, FileRecord]:
@@ -130,29 +135,36 @@ class Ledger:
         by_path = self._by_path()
         for c in hashed_before:
             by_path.setdefault(str(c.path), FileRecord(c.sha256, c.size, str(c.path), c.mtime_ns, ""))
+        stat_cache = {p: FileRecord(sha, size, p, mtime, "") for p, (sha, size, mtime) in self.seen.items()}
+        stat_cache.update(by_path)
         delta = Delta()
-        seen: set[str] = set()
-        for i, shard in enumerate(shards):
+        found: list[Candidate] = []
+        for shard in shards:
             if shard.path is None:
                 raise ConfigError("a run with a ledger reads files, not stdin")
             path = shard.path.resolve()
             st = path.stat()
-            known = by_path.get(str(path))
+            known = stat_cache.get(str(path))
             if known is not None and known.size == st.st_size and known.mtime_ns == st.st_mtime_ns:
                 digest = known.sha256  # unchanged by path, size and mtime: not read again
             else:
                 digest = sha256_file(path)
                 delta.hashed += 1
-            c = Candidate(path, shard.source, st.st_size, st.st_mtime_ns, digest)
-            if digest in seen:  # the same bytes twice among the inputs: processed once
+            found.append(Candidate(path, shard.source, st.st_size, st.st_mtime_ns, digest))
+        delta.found = found
+        present = {(str(c.path), c.sha256) for c in found}
+        seen: set[str] = set()
+        for i, c in enumerate(found):
+            if c.sha256 in seen:  # the same bytes twice among the inputs: processed once
                 delta.skipped.append(c)
                 continue
-            seen.add(digest)
-            delta._order[digest] = i
-            record = self.records.get(digest)
+            seen.add(c.sha256)
+            delta._order[c.sha256] = i
+            record = self.records.get(c.sha256)
+            known = by_path.get(str(c.path))
             if record is not None:
                 delta.skipped.append(c)
-                if record.path != str(path):
+                if (record.path, c.sha256) not in present:  # gone from where it was: moved (a copy is not)
                     delta.moved.append((record.path, c))
             elif known is not None:
                 delta.changed.append(c)
@@ -161,18 +173,23 @@ class Ledger:
         return delta
 
     def record_moves(self, delta: Delta) -> bool:
-        """Point records of moved files at their new path; whether anything changed."""
+        """Point records of moved files at their new path and remember what the scan found (only
+        files whose content is recorded: a new file's hash is trusted once its batch completed);
+        whether anything changed."""
         for _old, c in delta.moved:
             r = self.records[c.sha256]
             r.path, r.size, r.mtime_ns = str(c.path), c.size, c.mtime_ns
-        return bool(delta.moved)
+        seen = {str(c.path): [c.sha256, c.size, c.mtime_ns] for c in delta.found if c.sha256 in self.records}
+        changed = bool(delta.moved) or seen != self.seen
+        self.seen = seen
+        return changed
 
     def commit(self, batch: str, processed: list[Candidate], delta: Delta | None) -> None:
         """Record a completed batch: its files, and where moved files are now; then save."""
-        if delta is not None:
-            self.record_moves(delta)
         for c in processed:
             self.records[c.sha256] = FileRecord(c.sha256, c.size, str(c.path), c.mtime_ns, batch)
+        if delta is not None:
+            self.record_moves(delta)
         if batch not in self.batches:
             self.batches.append(batch)
         self.save()

@@ -173,6 +173,12 @@ def test_a_changed_file_is_processed_again_and_a_copy_once(tmp_path):
     assert [c.path.name for c in delta.added] == ["c.jsonl"]
     assert sorted(c.path.name for c in delta.skipped) == ["a-copy.jsonl", "a.jsonl", "d.jsonl"]
     assert [c.path.name for c in delta.new] == ["b.jsonl", "c.jsonl"]
+    assert delta.moved == []  # a copy beside its original is not a move
+    ledger.commit("b2", delta.new, delta)
+    (tmp_path / "in" / "a.jsonl").unlink()
+    delta = ledger.scan(shards())
+    assert [(Path(old).name, c.path.name) for old, c in delta.moved] == [("a.jsonl", "a-copy.jsonl")]
+    assert delta.new == [] and delta.hashed == 0  # the copy was hashed when it appeared: trusted by path now
 
 
 def test_a_failed_batch_leaves_the_ledger_alone_and_is_resumed_first(tmp_path):
