@@ -21,6 +21,7 @@ from curate.demo_crawl import generate_sample
 from curate.errors import ShardFailed
 from curate.inputs import resolve_inputs
 from curate.ledger import LEDGER_NAME, Ledger
+from curate.logs import configure_main_logging
 from tests.conftest import ROOT, write_jsonl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -79,6 +80,7 @@ def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     finally:
         os.chdir(old_cwd)
         sys.stderr = old_err
+        configure_main_logging()  # the run bound curate's stderr sink to the captured stream
     return subprocess.CompletedProcess(args, code, "", err.getvalue())
 
 

@@ -111,9 +111,31 @@ def test_json_logs_for_errors_too(tmp_path):
     assert r.returncode == 2 and "is not one of text, json" in r.stderr.decode()
 
 
+def runs_cli(*args: str, cwd: Path):
+    """`curate runs ARGS` in this process (a listing: no logging set up, nothing left behind)."""
+    import contextlib
+    import io
+    import os
+    import subprocess
+
+    from curate.cli import main
+    from curate.logs import configure_main_logging
+
+    out, err, old = io.TextIOWrapper(io.BytesIO(), encoding="utf-8"), io.StringIO(), os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["runs", *args])
+    finally:
+        os.chdir(old)
+        configure_main_logging()  # the run bound curate's stderr sink to the captured stream
+    out.flush()
+    return subprocess.CompletedProcess(args, code, out.buffer.getvalue(), err.getvalue().encode())
+
+
 def test_curate_runs_lists_batches_and_cards(cron_dir):
     card = _card(cron_dir)
-    r = run_cli("runs", "run", cwd=cron_dir)
+    r = runs_cli("run", cwd=cron_dir)
     assert r.returncode == 0, r.stderr.decode()
     table = r.stdout.decode()
     row = next(line for line in table.splitlines() if card["batch"] in line)
@@ -121,9 +143,9 @@ def test_curate_runs_lists_batches_and_cards(cron_dir):
     assert cells[:3] == [card["batch"], "ok", "0"]
     assert cells[5:10] == ["2", "2/0/0", f"{card['stages'][0]['in']:,}", f"{card['stages'][-1]['kept']:,}",
                            f"{card['tokens']['kept_tokens']:,}"]
-    r = run_cli("runs", "run", "--json", cwd=cron_dir)
+    r = runs_cli("run", "--json", cwd=cron_dir)
     assert [json.loads(line) for line in r.stdout.decode().splitlines()] == [card]
-    r = run_cli("runs", "nowhere", cwd=cron_dir)
+    r = runs_cli("nowhere", cwd=cron_dir)
     assert r.returncode == 2 and "no such run directory" in r.stderr.decode()
 
 
@@ -146,7 +168,7 @@ def test_plain_run_writes_its_card_and_a_failed_run_says_why(tmp_path):
     card = json.loads((tmp_path / "run" / "run-card.json").read_text())
     assert card["status"] == "failed" and card["exit_code"] == 1 and "cannot handle b" in card["error"]
     assert card["ended"] is not None
-    r = run_cli("runs", "run", "--json", cwd=tmp_path)
+    r = runs_cli("run", "--json", cwd=tmp_path)
     assert [json.loads(line)["status"] for line in r.stdout.decode().splitlines()] == ["failed"]
 
 
