@@ -191,12 +191,13 @@ def run(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", show_default=False,
                                             help="Progress: default a live line on a terminal only; --progress also when stderr is not a terminal (a line or JSON record every 10 s); --no-progress never."),
 ):
-    """Run the configured chain of stages, each reading the previous one's shards.
+    """Run the configured chain of stages.
 
-    Re-running after a crash redoes only unfinished shards; changing a stage's options
-    redoes that stage and the ones after it. With a ledger (`ledger: true` or --ledger) each run
-    processes only new or changed input files, as a new dated batch deduplicated against all
-    earlier ones (cron over new dumps; `curate runs RUN_DIR` lists the batches).
+    Consecutive streaming stages run as one pass per shard (kept documents go on in memory;
+    `materialize: true` writes them). Re-running after a crash redoes only unfinished shards;
+    changing a stage's options redoes its pass and the ones after it. With a ledger
+    (`ledger: true` or --ledger) each run processes only new or changed input files, as a new dated
+    batch deduplicated against all earlier ones (cron over new dumps; `curate runs RUN_DIR` lists them).
 
     \b
     Examples:

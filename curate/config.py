@@ -3,6 +3,7 @@
     run_dir: runs/demo          # each stage writes <run_dir>/<NN>-<stage>/
     workers: 2                  # local processes
     output_format: parquet      # parquet | jsonl | jsonl.gz | jsonl.zst
+    materialize: false          # true: write every stage's kept shards (default: fused passes)
     inputs:
       - path: data/sample/*.warc.gz   # files, folders or globs
         source: sample                # optional; default: the folder name or file stem
@@ -11,7 +12,8 @@
       - stage: filter
         preset: fineweb
 
-Each stage entry is `stage: NAME` plus that stage's options (see `curate NAME --help`);
+Each stage entry is `stage: NAME` plus that stage's options (see `curate NAME --help`) and an
+optional `materialize: true`;
 unknown keys and bad values are errors naming the key and the file. Relative paths, the
 inputs' and stages' Path options alike, are taken from the config file's folder.
 """
@@ -44,6 +46,8 @@ class StageSpec(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     name: str
     options: StageConfig
+    # Write this stage's kept shards even when the next stage could take them in memory (debugging).
+    materialize: bool = False
 
     def build(self) -> Stage:
         return get_stage(self.name)(self.options)
@@ -56,6 +60,12 @@ class RunConfig(BaseModel):
     output_format: Literal[FORMATS] = Field("parquet", description="Format of every stage's shards.")  # type: ignore[valid-type]
     inputs: list[InputSpec] = Field(min_length=1, description="What the first stage reads.")
     stages: list[dict] = Field(min_length=1, description="The stages, in order.")
+    language_push_down: bool = Field(True, description="When model-filter keeping some languages directly follows "
+                                     "extract, extract skips the main-text pass for pages a cheap check puts surely in "
+                                     "another language (they reach model-filter with their whole-page text, and are "
+                                     "rejected there as before).")
+    materialize: bool = Field(False, description="Write every stage's kept shards (by default consecutive "
+                              "streaming stages run as one pass per shard and only the last one's are written).")
     ledger: bool = Field(False, description="Process only input files not processed before (a ledger of file contents in run_dir), each run as a new dated batch in run_dir/batches/ (see Batches below).")
 
     @field_validator("inputs", mode="before")
@@ -84,10 +94,14 @@ def _stage_specs(entries: list[dict], origin: str, base: Path) -> list[StageSpec
         where = f"{origin}: stages[{i}]"
         if not isinstance(entry, dict) or "stage" not in entry:
             raise ConfigError(f"{where}: each stage needs a `stage: NAME` key")
-        options = {k: v for k, v in entry.items() if k != "stage"}
+        options = {k: v for k, v in entry.items() if k not in ("stage", "materialize")}
+        materialize = entry.get("materialize", False)
+        if not isinstance(materialize, bool):
+            raise ConfigError(f"{where}: materialize: expected true or false (got {materialize!r})")
         try:
             cls = get_stage(str(entry["stage"]))
-            specs.append(StageSpec(name=cls.name, options=_resolve_paths(cls.Config(**options), base)))
+            specs.append(StageSpec(name=cls.name, options=_resolve_paths(cls.Config(**options), base),
+                                   materialize=materialize))
         except StageError as e:
             raise ConfigError(f"{where}: {e}") from None
         except ValidationError as e:

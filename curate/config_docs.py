@@ -110,10 +110,19 @@ RUN_DIR/batches/2026-12-03T142501Z.json   its run card (`curate runs RUN_DIR` li
 """
 
 
+STAGES_INTRO = """Each entry is `stage: NAME` plus the options below. Any entry may also say `materialize: true`:
+consecutive streaming stages run as one pass per input shard, handing kept documents on in
+memory, and only the last of them writes kept shards (every stage writes its own rejects,
+named outputs and manifest); `materialize: true` writes this stage's kept shards too and ends
+the pass there. Stages that need all their inputs first (dedup; model-filter with keep_top;
+rate with buckets; tag with cluster) always start a pass of their own.
+"""
+
+
 def render() -> str:
     stages = load_stages()
     parts = [HEADER, "## Top level\n", _table(RunConfig), "\n### `inputs` entries\n", _table(InputSpec), BATCHES]
-    parts.append("\n## Stages\n")
+    parts.append("\n## Stages\n\n" + STAGES_INTRO)
     for name in sorted(stages):
         cls = stages[name]
         if cls.__module__.startswith("curate.stages."):

@@ -22,6 +22,7 @@ from curate.query import connect, sql_string
 from curate.runner import REJECTED_DIR
 from curate.runstats import stage_folders, stage_name
 from curate.errors import StageError
+from curate.manifest import Manifest
 
 SKIP = {"text"}
 EXCERPT = 300
@@ -93,6 +94,7 @@ def explain(run_dir: Path, doc_id: str | None = None, url: str | None = None) ->
     origin: dict[str, Any] = {}
     excerpt = ""
     found_any = False
+    passed: list[StageStory] = []
     for folder in folders:
         name = stage_name(folder)
         hit = _find(con, _files(folder, shard), key, value)
@@ -100,7 +102,12 @@ def explain(run_dir: Path, doc_id: str | None = None, url: str | None = None) ->
             hit = _find(con, _files(folder, None), key, value)
         if hit is None:
             stories.append(StageStory(name, folder.name, "not seen"))
+            if Manifest(folder).passes_on():
+                passed.append(stories[-1])  # kept, if a later stage of its pass has it
             continue
+        for story in passed:
+            story.status, story.detail = "kept", "passed on in memory (fused pass: kept shards not written)"
+        passed = []
         kind, path, rec = hit
         if not found_any:
             found_any = True

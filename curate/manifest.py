@@ -39,6 +39,10 @@ class Entry:
     named_outputs: dict[str, list[str]] = field(default_factory=dict)  # a stage's declared extra outputs
     stats: dict = field(default_factory=dict)
     curate_version: str = ""
+    # In a fused pass: the folder of the next stage, which got this stage's kept documents in
+    # memory (so this folder has no kept shards of its own); "" when they were written here.
+    passed_to: str = ""
+    passed_columns: list[str] = field(default_factory=list)  # the columns of the documents passed on
 
     def all_outputs(self) -> list[str]:
         return self.outputs + self.rejected + [p for paths in self.named_outputs.values() for p in paths]
@@ -68,6 +72,18 @@ class Manifest:
         if not self.dir.is_dir():
             return []
         return sorted(p.name[: -len(".json")] for p in self.dir.glob("*.json"))
+
+    def passes_on(self) -> bool:
+        """True if the stage handed its kept documents to the next stage in memory (a fused pass)."""
+        return bool(self.passed_columns())
+
+    def passed_columns(self) -> list[str]:
+        """The columns of the documents the stage handed on in memory, over all shards ([] if none)."""
+        columns: set[str] = set()
+        for entry in map(self.load, self.names()):
+            if entry is not None and entry.passed_to:
+                columns.update(entry.passed_columns or ["id"])
+        return sorted(columns)
 
     def input_hash(self, name: str, path: Path | None) -> str:
         """Content hash of an input, reusing the recorded one when size and mtime are unchanged."""

@@ -30,6 +30,12 @@ COLUMN_TYPES: dict[str, pa.DataType] = {
 }
 
 
+LANGUAGE, LANGUAGE_SCORE = "language", "language_score"
+# Columns more than one stage may fill, the later one reusing the earlier one's value
+# (model-filter's language check takes extract's language when present).
+SHARED_COLUMNS = (LANGUAGE, LANGUAGE_SCORE)
+
+
 def register_columns(types: dict[str, pa.DataType]) -> None:
     """Declare the Arrow type of columns a stage writes."""
     COLUMN_TYPES.update(types)

@@ -11,7 +11,7 @@ and the error), so a cron job's history can be read without its logs. A card sti
     models [{stage, ...sha256s the stage's output depends on}],
     inputs {files, bytes}, ledger {added, changed, moved: the files; skipped, hashed: counts},
     stages [{stage, out_dir, in, kept, rejected, reasons, shards, shards_run, seconds}],
-    tokens {stage, kept_tokens} (when a tokens stage ran)
+    tokens {stage, kept_tokens} (when a tokens stage ran: n_tokens summed over the last stage's kept shards)
 """
 
 from __future__ import annotations
@@ -164,12 +164,14 @@ class RunCard:
             d["stages"] = [stage_counts(r) for r in results]
             if not d["inputs"]["files"]:
                 d["inputs"]["files"] = results[0].shards_total
-            tokens = [r for r in results if r.stage == "tokens"]
-            if tokens:
+            if any(r.stage == "tokens" for r in results):
+                # counted in the run's output (the last stage's kept shards, which carry n_tokens):
+                # with stages fused into one pass, the tokens stage's own kept shards may not be written
+                last = results[-1]
                 try:
-                    d["tokens"] = {"stage": "tokens", "kept_tokens": _kept_tokens(tokens[-1])}
+                    d["tokens"] = {"stage": last.stage, "kept_tokens": _kept_tokens(last)}
                 except Exception as e:  # noqa: BLE001 - the card must still be written
-                    d["tokens"] = {"stage": "tokens", "error": f"{type(e).__name__}: {e}"}
+                    d["tokens"] = {"stage": last.stage, "error": f"{type(e).__name__}: {e}"}
         self.save()
 
 

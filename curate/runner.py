@@ -99,6 +99,7 @@ class _Tally:
         self.tag = stage.config.mode == "tag"
         self.reason_column = stage.reason_column()
         self.stats = ShardStats()
+        self.columns: set[str] = set()  # of the documents `kept` hands on (recorded for a fused pass)
 
     def reader_rejected(self, doc: dict) -> None:
         self.stats.docs_in += 1
@@ -112,6 +113,18 @@ class _Tally:
             yield doc
 
     def write(self, doc: dict) -> None:
+        if self.sort(doc):
+            self.sinks.get("kept").write(doc)
+
+    def kept(self, docs: Iterable[dict]) -> Iterator[dict]:
+        """The documents of `docs` the stage keeps; the rest go to the rejected sink (a fused chain)."""
+        for doc in docs:
+            if self.sort(doc):
+                self.columns.update(doc)
+                yield doc
+
+    def sort(self, doc: dict) -> bool:
+        """Count `doc`, write it to the rejected sink if the stage removes it; True if it is kept."""
         reason = doc.get(REJECT_REASON)
         s = self.stats
         # tag mode keeps every document the stage would remove; records without text are not
@@ -131,100 +144,162 @@ class _Tally:
                 lang = str(lang)  # a stray non-string value must not break the tables
                 by_lang[lang] = by_lang.get(lang, 0) + 1
             self.sinks.get("rejected").write(doc)
-        else:
-            s.kept += 1
-            self.sinks.get("kept").write(doc)
+            return False
+        s.kept += 1
+        return True
 
 
 def drive(stage: Stage, shard: InputShard, sinks: Sinks, progress: ShardProgress | None = None) -> ShardStats:
     """Run `stage` over one shard into `sinks`; a stage error becomes ShardFailed naming shard and cause."""
-    tally = _Tally(stage, sinks, progress)
-    stage._emit = lambda output, record: sinks.get(output).write(record)
+    return drive_chain([stage], shard, [sinks], progress)[0].stats
+
+
+def drive_chain(stages: list[Stage], shard: InputShard, sinks: list[Sinks],
+                progress: ShardProgress | None = None) -> list[_Tally]:
+    """Run `stages` in turn over one shard, each stage's kept documents handed to the next in memory.
+
+    Every stage routes its rejects and named outputs to its own sinks; only the last one's kept
+    documents are written. One stage is a chain of one.
+    """
+    tallies = [_Tally(stage, s, progress if i == 0 else None) for i, (stage, s) in enumerate(zip(stages, sinks))]
+    for stage, s in zip(stages, sinks):
+        stage._emit = partial(_write_to, s)
     try:
-        for doc in stage.process_shard(tally.rows(stage.rows(shard, on_reject=tally.reader_rejected)), shard):
-            tally.write(doc)
+        docs: Iterable[dict] = stages[0].rows(shard, on_reject=tallies[0].reader_rejected)
+        for i, (stage, tally) in enumerate(zip(stages, tallies)):
+            if i:
+                docs = stage.usable(docs, shard, on_reject=tally.reader_rejected)
+            docs = tally.kept(_naming_failures(stage, shard, tally, stage.process_shard(tally.rows(docs), shard)))
+        last = sinks[-1]
+        for doc in docs:
+            last.get("kept").write(doc)
+    finally:
+        for stage in stages:
+            stage._emit = None
+    return tallies
+
+
+def _write_to(sinks: Sinks, output: str, record: dict) -> None:
+    sinks.get(output).write(record)
+
+
+def _naming_failures(stage: Stage, shard: InputShard, tally: _Tally, docs: Iterable[dict]) -> Iterator[dict]:
+    """`docs` with a stage's unexpected error turned into ShardFailed naming the stage, shard and position.
+
+    Adds the time spent getting each document to `tally.stats.seconds`: in a chain that includes the
+    stages before (see `_own_seconds`)."""
+    it = iter(docs)
+    stats = tally.stats
+    try:
+        while True:
+            t = time.perf_counter()
+            try:
+                doc = next(it)
+            except StopIteration:
+                stats.seconds += time.perf_counter() - t
+                return
+            stats.seconds += time.perf_counter() - t
+            yield doc
     except (BrokenPipeError, CurateError):
-        raise
+        raise  # includes an earlier stage's ShardFailed passing through this one
     except Exception as e:
         raise ShardFailed(f"{stage.name} failed on {shard.label} after {tally.stats.docs_in} documents: "
                           f"{type(e).__name__}: {e}") from e
-    finally:
-        stage._emit = None
-    return tally.stats
 
 
 # ------------------------------------------------------------------ sharded mode
 
 
-def run_shard(stage: Stage, shard: InputShard, input_hash: str, out_dir: Path, fmt: str, fingerprint: str) -> ShardStats:
-    """Run `stage` over one input shard, write its outputs atomically, then record it in the manifest."""
+def run_shard(stages: list[Stage], shard: InputShard, input_hash: str, out_dirs: list[Path], fmt: str,
+              fingerprints: list[str]) -> list[ShardStats]:
+    """Run a chain of stages over one input shard, write every output atomically, then record each stage
+    in its manifest. Stages before the last record `passed_to`: their kept documents went on in memory."""
     t0 = time.perf_counter()
-    manifest = Manifest(out_dir)
-    # a redone shard may now write nothing, or another format: its old files must not linger
-    forget(out_dir, manifest, shard.name)
+    manifests = [Manifest(d) for d in out_dirs]
+    for out_dir, manifest in zip(out_dirs, manifests):
+        # a redone shard may now write nothing, or another format: its old files must not linger
+        forget(out_dir, manifest, shard.name)
 
     def writer(folder: Path, output_fmt: str) -> ShardWriter:
         return ShardWriter(folder / f"{shard.name}{suffix_for(output_fmt)}", output_fmt)
 
-    sinks = Sinks(kept=lambda: writer(out_dir, fmt), rejected=lambda: writer(out_dir / REJECTED_DIR, fmt),
-                  output=lambda name: writer(out_dir / name, stage.outputs[name] or fmt))
+    sinks = [Sinks(kept=partial(writer, d, fmt), rejected=partial(writer, d / REJECTED_DIR, fmt),
+                   output=lambda name, d=d, stage=stage: writer(d / name, stage.outputs[name] or fmt))
+             for stage, d in zip(stages, out_dirs)]
     size = shard.path.stat().st_size if shard.path else 0
-    progress = ShardProgress(out_dir, shard.name, size)
+    progress = ShardProgress(out_dirs[0], shard.name, size)
     try:
-        stage.setup()
-        stats = drive(stage, shard, sinks, progress)
-        written = {kind: w.commit() for kind, w in sinks.open.items()}
+        for stage in stages:
+            stage.setup()
+        tallies = drive_chain(stages, shard, sinks, progress)
+        written = [{kind: w.commit() for kind, w in s.open.items()} for s in sinks]
     except BaseException:
-        for w in sinks.open.values():
-            w.abort()
+        for s in sinks:
+            for w in s.open.values():
+                w.abort()
         raise
     finally:
         progress.done()
-    stats.seconds = time.perf_counter() - t0
-    rel = {kind: [str(p.relative_to(out_dir))] for kind, p in written.items() if p}
-    entry = Entry(
-        input=str(shard.path) if shard.path else "-",
-        input_hash=input_hash,
-        input_size=size,
-        input_mtime_ns=shard.path.stat().st_mtime_ns if shard.path else 0,
-        fingerprint=fingerprint,
-        outputs=rel.pop("kept", []),
-        rejected=rel.pop("rejected", []),
-        named_outputs=rel,
-        stats={**stats.as_dict(), "source": shard.source},
-        curate_version=__version__,
-    )
-    manifest.save(shard.name, entry)
-    return stats
+    all_stats = [t.stats for t in tallies]
+    _own_seconds(all_stats, time.perf_counter() - t0)
+    for i, (stage, out_dir, manifest, stats) in enumerate(zip(stages, out_dirs, manifests, all_stats)):
+        passed = i + 1 < len(stages)
+        rel = {kind: [str(p.relative_to(out_dir))] for kind, p in written[i].items() if p}
+        entry = Entry(
+            input=str(shard.path) if shard.path else "-",
+            input_hash=input_hash,
+            input_size=size,
+            input_mtime_ns=shard.path.stat().st_mtime_ns if shard.path else 0,
+            fingerprint=fingerprints[i],
+            outputs=rel.pop("kept", []),
+            rejected=rel.pop("rejected", []),
+            named_outputs=rel,
+            stats={**stats.as_dict(), "source": shard.source},
+            curate_version=__version__,
+            passed_to=out_dirs[i + 1].name if passed else "",
+            passed_columns=sorted(tallies[i].columns) if passed else [],
+        )
+        manifest.save(shard.name, entry)
+    return all_stats
+
+
+def _own_seconds(stats: list[ShardStats], wall: float) -> None:
+    """Each stage's own time from the cumulative times `_naming_failures` measured (stage i's includes
+    stages 0..i-1, which feed it); reading, setup and writing count as the first stage's."""
+    cumulative = [s.seconds for s in stats]
+    for i, s in enumerate(stats):
+        s.seconds = cumulative[i] - (cumulative[i - 1] if i else 0.0)
+    stats[0].seconds += wall - cumulative[-1]
 
 
 class ShardTasks(PipelineStep):
-    """datatrove step: task `rank` processes pending input shard number `rank`."""
+    """datatrove step: task `rank` runs the chain of stages over pending input shard number `rank`."""
 
     name = "curate shards"
     type = "curate"
 
-    def __init__(self, stage: Stage, jobs: list[tuple[InputShard, str]], out_dir: Path, fmt: str, fingerprint: str):
+    def __init__(self, stages: list[Stage], jobs: list[tuple[InputShard, str]], out_dirs: list[Path], fmt: str,
+                 fingerprints: list[str]):
         super().__init__()
-        self.stage, self.jobs, self.out_dir, self.fmt, self.fingerprint = stage, jobs, out_dir, fmt, fingerprint
+        self.stages, self.jobs, self.out_dirs, self.fmt, self.fingerprints = stages, jobs, out_dirs, fmt, fingerprints
         self.env = curate_env()
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         apply_env(self.env)
         shard, input_hash = self.jobs[rank]
         try:
-            with log.contextualize(stage=self.stage.name, shard=shard.name):  # `stage`, `shard` in JSON logs
-                stats = run_shard(self.stage, shard, input_hash, self.out_dir, self.fmt, self.fingerprint)
+            with log.contextualize(stage=" → ".join(s.name for s in self.stages), shard=shard.name):  # for JSON logs
+                stats = run_shard(self.stages, shard, input_hash, self.out_dirs, self.fmt, self.fingerprints)
         except ShardFailed as e:
-            # record and return, so the other shards finish; run_stage reports every failure at the end
+            # record and return, so the other shards finish; run_chain reports every failure at the end
             log.opt(exception=e.__cause__).error(str(e))
-            failed = self.out_dir / FAILED_DIR
+            failed = self.out_dirs[0] / FAILED_DIR
             failed.mkdir(exist_ok=True)
             (failed / f"{shard.name}.txt").write_text(str(e))
             return
-        self.stat_update("docs_in", value=stats.docs_in)
-        self.stat_update("kept", value=stats.kept)
-        self.stat_update("rejected", value=stats.rejected)
+        self.stat_update("docs_in", value=stats[0].docs_in)
+        self.stat_update("kept", value=stats[-1].kept)
+        self.stat_update("rejected", value=sum(s.rejected for s in stats))
 
 
 def forget(out_dir: Path, manifest: Manifest, name: str) -> None:
@@ -263,64 +338,101 @@ def check_writable(folder: Path, what: str) -> None:
         raise CurateError(f"cannot write {what} {folder}: {e.strerror or e}") from None
 
 
-def run_stage(
-    stage: Stage,
+def _fingerprints(stages: list[Stage], fmt: str, hashes: dict[str, str]) -> list[str]:
+    """What decides each stage's output. A global stage's every output depends on every input; in a
+    fused chain every stage's depends on the whole chain (its shards are done together, or redone)."""
+    own = [f"{stage.fingerprint()}-{fmt}" for stage in stages]
+    if len(stages) > 1:
+        chain = hashlib.sha256(";".join(own).encode()).hexdigest()[:12]
+        return [f"{fp}-pass-{chain}" for fp in own]
+    if not stages[0].streaming:
+        everything = "".join(f"{n}={h};" for n, h in sorted(hashes.items()))
+        return [own[0] + "-" + hashlib.sha256(everything.encode()).hexdigest()[:12]]
+    return own
+
+
+def run_stage(stage: Stage, inputs: list[InputShard], out_dir: Path, *, workers: int = 1, fmt: str = "parquet",
+              resume: bool = True, watch: Watch | None = None) -> StageResult:
+    """Run `stage` over `inputs` into `out_dir`, redoing only shards not already done."""
+    return run_chain([stage], inputs, [out_dir], workers=workers, fmt=fmt, resume=resume, watch=watch)[0]
+
+
+def run_chain(
+    stages: list[Stage],
     inputs: list[InputShard],
-    out_dir: Path,
+    out_dirs: list[Path],
     *,
     workers: int = 1,
     fmt: str = "parquet",
     resume: bool = True,
     watch: Watch | None = None,
-) -> StageResult:
-    """Run `stage` over `inputs` into `out_dir`, redoing only shards not already done."""
+) -> list[StageResult]:
+    """Run one stage, or a chain of streaming stages fused into one pass per shard, over `inputs`.
+
+    Each stage writes its own folder (rejects, named outputs, manifest); only the last writes kept
+    shards. A shard is redone unless every stage of the chain recorded it done with its inputs and config.
+    """
+    if len(stages) > 1 and not all(stage.streaming for stage in stages):
+        raise CurateError("only streaming stages run fused: " + ", ".join(s.name for s in stages if not s.streaming)
+                          + " needs all its inputs first")
     t0 = time.perf_counter()
-    stage.check()
-    check_writable(out_dir, "output folder")
+    for stage, out_dir in zip(stages, out_dirs):
+        stage.check()
+        check_writable(out_dir, "output folder")
+    first_dir = out_dirs[0]
     with ExitStack() as locks:
-        locks.enter_context(folder_locks([(out_dir, "output folder"), *stage_folders(stage)]))
+        locks.enter_context(folder_locks([*((d, "output folder") for d in out_dirs),
+                                          *(f for stage in stages for f in stage_folders(stage))]))
         if not resume:
-            empty_locked_folder(out_dir)  # not rmtree: the folder's lock file stays
-        manifest = Manifest(out_dir)
-        _remove_stale(stage, out_dir, manifest, {s.name for s in inputs})
+            for out_dir in out_dirs:
+                empty_locked_folder(out_dir)  # not rmtree: the folder's lock file stays
+        manifests = [Manifest(d) for d in out_dirs]
+        for stage, out_dir, manifest in zip(stages, out_dirs, manifests):
+            _remove_stale(stage, out_dir, manifest, {s.name for s in inputs})
 
-        hashes = {s.name: manifest.input_hash(s.name, s.path) for s in inputs}
-        fingerprint = f"{stage.fingerprint()}-{fmt}"
-        if not stage.streaming:  # a global stage's every output depends on every input
-            everything = "".join(f"{n}={h};" for n, h in sorted(hashes.items()))
-            fingerprint += "-" + hashlib.sha256(everything.encode()).hexdigest()[:12]
-        pending = [s for s in inputs if not manifest.is_done(s.name, hashes[s.name], fingerprint)]
+        hashes = {s.name: manifests[0].input_hash(s.name, s.path) for s in inputs}
+        fingerprints = _fingerprints(stages, fmt, hashes)
+        pending = [s for s in inputs
+                   if not all(m.is_done(s.name, hashes[s.name], fp) for m, fp in zip(manifests, fingerprints))]
 
-        logs = out_dir / LOGS_DIR
-        work_dir = out_dir / WORK_DIR
-        ctx = PrepareContext(stage=stage, inputs=inputs, work_dir=work_dir, workers=workers,
-                             map_shards=partial(map_in_workers, workers=workers, logging_dir=logs), key=fingerprint)
+        logs = first_dir / LOGS_DIR
+        contexts = [PrepareContext(stage=stage, inputs=inputs, work_dir=d / WORK_DIR, workers=workers,
+                                   map_shards=partial(map_in_workers, workers=workers, logging_dir=d / LOGS_DIR), key=fp)
+                    for stage, d, fp in zip(stages, out_dirs, fingerprints)]
         sizes = {s.name: s.path.stat().st_size if s.path else 0 for s in pending}
-        with watch(stage.name, out_dir, sizes, fingerprint) if watch and pending else nullcontext():
-            if pending and not stage.streaming:
-                _remove_old_caches(work_dir, fingerprint)
-                stage.prepared = stage.prepare(ctx)
+        label = " → ".join(stage.name for stage in stages)
+        with watch(label, first_dir, sizes, fingerprints[0]) if watch and pending else nullcontext():
+            if pending and not stages[0].streaming:
+                _remove_old_caches(first_dir / WORK_DIR, fingerprints[0])
+                stages[0].prepared = stages[0].prepare(contexts[0])
             jobs = [(s, hashes[s.name]) for s in pending]
-            shutil.rmtree(out_dir / FAILED_DIR, ignore_errors=True)
-            run_tasks(ShardTasks(stage, jobs, out_dir, fmt, fingerprint), len(jobs), workers, logs)
-        failures = sorted(p.read_text() for p in (out_dir / FAILED_DIR).glob("*.txt"))
+            shutil.rmtree(first_dir / FAILED_DIR, ignore_errors=True)
+            run_tasks(ShardTasks(stages, jobs, out_dirs, fmt, fingerprints), len(jobs), workers, logs)
+        failures = sorted(p.read_text() for p in (first_dir / FAILED_DIR).glob("*.txt"))
         if failures:
             raise ShardFailed(f"{len(failures)} of {len(jobs)} shards failed:\n  " + "\n  ".join(failures)
                               + f"\n(tracebacks in {logs}/logs/; finished shards are kept: fix and rerun to resume)")
-        stage.finalize(ctx)
+        for stage, ctx in zip(stages, contexts):
+            stage.finalize(ctx)
 
-    total, outputs, problems = ShardStats(), [], []
-    for shard in inputs:
-        entry = manifest.load(shard.name)
-        if entry is None:
-            problems.append(f"{shard.label}: no manifest entry after the run")
-            continue
-        total.add(ShardStats.from_dict(entry.stats))
-        outputs += [InputShard(out_dir / rel, shard.name, shard.source) for rel in entry.outputs]
-    result = StageResult(stage.name, out_dir, outputs, total, len(inputs), len(pending), time.perf_counter() - t0,
-                         problems=problems)
-    result.summary = stage.summary(total)
-    return result
+    results = []
+    for stage, out_dir, manifest in zip(stages, out_dirs, manifests):
+        total, outputs, problems = ShardStats(), [], []
+        for shard in inputs:
+            entry = manifest.load(shard.name)
+            if entry is None:
+                problems.append(f"{shard.label}: no manifest entry after the run")
+                continue
+            total.add(ShardStats.from_dict(entry.stats))
+            outputs += [InputShard(out_dir / rel, shard.name, shard.source) for rel in entry.outputs]
+        result = StageResult(stage.name, out_dir, outputs, total, len(inputs), len(pending), problems=problems)
+        result.summary = stage.summary(total)
+        results.append(result)
+    # the wall time, shared out among fused stages by their own time in the shards
+    wall, busy = time.perf_counter() - t0, sum(r.stats.seconds for r in results)
+    for r in results:
+        r.seconds = wall * r.stats.seconds / busy if busy else wall / len(results)
+    return results
 
 
 # ------------------------------------------------------------------ stream mode

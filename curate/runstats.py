@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from curate.manifest import MANIFEST_DIR
+from curate.manifest import MANIFEST_DIR, Manifest
 from curate.query import connect, quote_ident, sql_string
 from curate.runner import REJECTED_DIR
 from curate.errors import StageError
@@ -131,16 +131,26 @@ class _Run:
         self.con = connect(threads)
         self.folders = folders
         self.cols: dict[str, dict[str, str]] = {}
-        for i, folder in enumerate(folders):
-            for kind, sub in (("k", folder), ("r", folder / REJECTED_DIR)):
+        # last to first: a stage of a fused pass kept what its next stage read (kept or rejected there)
+        for i in reversed(range(len(folders))):
+            folder = folders[i]
+            for kind, sub in (("r", folder / REJECTED_DIR), ("k", folder)):
                 view = f"{kind}{i}"
                 files = sorted(sub.glob("*.parquet")) if sub.is_dir() else []
+                passed = Manifest(folder).passed_columns() if kind == "k" and not files and i + 1 < len(folders) else []
                 if files:
                     lst = "[" + ", ".join(sql_string(str(f)) for f in files) + "]"
-                    self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM read_parquet({lst}, union_by_name = true)")
-                    self.cols[view] = {n: t for n, t, *_ in self.con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()}
+                    self._view(view, f"SELECT * FROM read_parquet({lst}, union_by_name = true)")
+                elif passed and (later := [v for v in (f"k{i + 1}", f"r{i + 1}") if self.cols[v]]):
+                    union = " UNION ALL BY NAME ".join(f"SELECT * FROM {v}" for v in later)
+                    present = {c for v in later for c in self.cols[v]}
+                    self._view(view, f"SELECT {', '.join(quote_ident(c) for c in passed if c in present)} FROM ({union})")
                 else:
                     self.cols[view] = {}
+
+    def _view(self, view: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {sql}")
+        self.cols[view] = {n: t for n, t, *_ in self.con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()}
 
     def has(self, view: str) -> bool:
         return bool(self.cols.get(view))

@@ -30,7 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from curate.errors import StageError
 from curate.inputs import InputShard
-from curate.records import CORE_FIELDS, ID, REJECT_DETAIL, REJECT_REASON, SOURCE, TEXT, URL, field_problem, reject
+from curate.records import (CORE_FIELDS, ID, REJECT_DETAIL, REJECT_REASON, SHARED_COLUMNS, SOURCE, TEXT, URL,
+                            field_problem, reject)
 from curate.shards import SHARD_SUFFIXES, read_shard
 
 if TYPE_CHECKING:
@@ -237,7 +238,13 @@ class Stage(PipelineStep):
         """The documents of `shard` the stage processes: what `read` gives, less records the reader
         rejected (passed to `on_reject`) and those whose columns the stage reads have a wrong type
         (rejected as read:bad_field). The one definition of "the rows of a shard" for both passes."""
-        for doc in self.read(shard):
+        return self.usable(self.read(shard), shard, on_reject)
+
+    def usable(self, docs: Iterable[dict], shard: InputShard,
+               on_reject: Callable[[dict], None] | None = None) -> Iterator[dict]:
+        """`docs` less rejected records and those with a wrong-typed column this stage reads (see `rows`);
+        also applied to documents handed over in memory by the stage before it in a fused pass."""
+        for doc in docs:
             if not doc.get(REJECT_REASON):
                 for column, expected in self.reads.items():
                     problem = field_problem(doc, column, expected)
@@ -259,7 +266,7 @@ class Stage(PipelineStep):
         for other in other_stages:
             if other is self or other.name == self.name:
                 continue
-            clash = set(mine) & set(other.output_columns())
+            clash = (set(mine) & set(other.output_columns())) - set(SHARED_COLUMNS)
             if clash:
                 raise StageError(f"{self.name} and {other.name} would both write column(s) {', '.join(sorted(clash))}")
 

@@ -137,11 +137,18 @@ def test_cron_runs_process_only_new_files_and_equal_one_run_over_both(tmp_path, 
     one = tmp_path / "runs" / "one"
     b1, b2 = (run_dir / BATCHES_DIR / c["batch"] for c in (card1, card2))
 
-    # same documents kept (ids and texts) at every stage, and the same survivors in dedup
+    # same documents kept (ids and texts) wherever kept shards are written (stages fused into one
+    # pass write only the last one's), same rejects at every stage, the same survivors in dedup
+    compared = 0
     for stage in ("00-extract", "01-filter", "02-dedup", "03-tokens"):
         together = {**_kept(b1 / stage), **_kept(b2 / stage)}
         assert len(_kept(b1 / stage)) + len(_kept(b2 / stage)) == len(together)  # no document twice
         assert together == _kept(one / stage), stage
+        compared += bool(together)
+        rejected = {**_rejected(b1 / stage), **_rejected(b2 / stage)}
+        assert {k: v["reject_reason"] for k, v in rejected.items()} == \
+            {k: v["reject_reason"] for k, v in _rejected(one / stage).items()}, stage
+    assert compared >= 2 and _kept(one / "03-tokens")  # the final output at least
     dups = lambda d: {k: (v["reject_reason"], v["duplicate_of"]) for k, v in d.items()}  # noqa: E731
     assert dups({**_rejected(b1 / "02-dedup"), **_rejected(b2 / "02-dedup")}) == dups(_rejected(one / "02-dedup"))
     cross = [k for k, (_, of) in dups(_rejected(b2 / "02-dedup")).items() if of in _kept(b1 / "02-dedup")]

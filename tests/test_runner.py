@@ -27,9 +27,11 @@ def _inputs(folder: Path, shards: int = 10, docs: int = 60) -> Path:
     return folder
 
 
-def _config(tmp: Path, run_dir: Path, inputs: Path, delay_ms: float = 5, tag: str = "a", keep_empty: bool = False) -> Path:
+def _config(tmp: Path, run_dir: Path, inputs: Path, delay_ms: float = 5, tag: str = "a", keep_empty: bool = False,
+            materialize: bool = False) -> Path:
     cfg = {
         "run_dir": str(run_dir), "workers": 2, "inputs": [{"path": str(inputs), "source": "web"}],
+        "materialize": materialize,
         "stages": [{"stage": "ingest", "keep_empty": keep_empty},
                    {"stage": "test-slow-copy", "delay_ms": delay_ms, "tag": tag, "reject_every": 7}],
     }
@@ -90,25 +92,26 @@ def test_killed_run_resumes_to_the_same_output_without_rewriting_done_shards(tmp
 
 
 def test_config_change_reruns_that_stage_and_later_ones_only(tmp_path):
+    # materialized, each stage is its own pass (fused, a change redoes the whole pass: test_fused.py)
     inputs = _inputs(tmp_path / "in", shards=3, docs=20)
     run_dir = tmp_path / "run"
-    assert _run(_config(tmp_path, run_dir, inputs, delay_ms=0, tag="a")).returncode == 0
+    assert _run(_config(tmp_path, run_dir, inputs, delay_ms=0, tag="a", materialize=True)).returncode == 0
     ingest0, slow0 = _outputs(run_dir / "00-ingest"), _outputs(run_dir / "01-test-slow-copy")
 
-    assert _run(_config(tmp_path, run_dir, inputs, delay_ms=0, tag="b")).returncode == 0
+    assert _run(_config(tmp_path, run_dir, inputs, delay_ms=0, tag="b", materialize=True)).returncode == 0
     assert _outputs(run_dir / "00-ingest") == ingest0, "an earlier stage was redone"
     assert _outputs(run_dir / "01-test-slow-copy") != slow0
     assert {d["copied_by"] for d in read_docs(run_dir / "01-test-slow-copy")} == {"b"}
 
     slow1 = _outputs(run_dir / "01-test-slow-copy")
-    result = _run(_config(tmp_path, run_dir, inputs, delay_ms=0, tag="b", keep_empty=True))
+    result = _run(_config(tmp_path, run_dir, inputs, delay_ms=0, tag="b", keep_empty=True, materialize=True))
     assert result.returncode == 0, result.stderr.decode()
     assert _outputs(run_dir / "00-ingest") != ingest0
     assert _outputs(run_dir / "01-test-slow-copy") != slow1, "a later stage kept stale outputs"
     assert len(read_docs(run_dir / "00-ingest")) == 60
 
     unchanged = _outputs(run_dir / "01-test-slow-copy")
-    assert _run(_config(tmp_path, run_dir, inputs, delay_ms=0, tag="b", keep_empty=True)).returncode == 0
+    assert _run(_config(tmp_path, run_dir, inputs, delay_ms=0, tag="b", keep_empty=True, materialize=True)).returncode == 0
     assert _outputs(run_dir / "01-test-slow-copy") == unchanged, "an unchanged run redid work"
 
 

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import xxhash
 from pydantic import Field
+from resiliparse.parse.html import HTMLTree
 
 from curate.inputs import InputShard
 from curate.langid import predict_languages
@@ -32,6 +33,7 @@ from curate.stages.extract.boilerplate import ExtractOptions, extract_main_text
 from curate.stages.extract.deadline import DocumentTimeout, time_limit
 from curate.stages.extract.html import binary_reason, decode_html
 from curate.stages.extract.http import mime_of, split_http
+from curate.stages.extract.language_gate import EARLY_COLUMN, LanguageGate, early_language
 from curate.stages.extract.warc import RawRecord, iter_records, sniff
 
 
@@ -88,7 +90,10 @@ class ExtractStage(Stage):
         "html_truncated": pa.bool_(),
         # what was done to an HTTP body per declared coding, e.g. "chunked,gzip" or "stale-gzip-kept-raw"
         "extract_http_decoding": pa.string(),
+        EARLY_COLUMN: pa.bool_(),  # the language push-down skipped the main-text pass (language_gate.py)
     }
+    # Set by `curate run` when the next stage keeps only some languages (pipeline.push_language_check).
+    language_gate: LanguageGate | None = None
     examples = (
         "curate extract crawl/*.warc.gz -o runs/extracted --workers 2\n"
         "curate extract saved_pages/ -o - | head -1\n"
@@ -107,7 +112,8 @@ class ExtractStage(Stage):
 
     def fingerprint_extra(self) -> dict:
         info, _ = resolve_model(self.config.lid_model, verify=False)
-        return {"lid_sha256": info.sha256}
+        gate = self.language_gate
+        return {"lid_sha256": info.sha256, **({"language_gate": [list(gate.languages), gate.min_score]} if gate else {})}
 
     # -- reading -------------------------------------------------------------------
 
@@ -216,7 +222,7 @@ class ExtractStage(Stage):
         else:
             try:
                 with time_limit(cfg.timeout_seconds):
-                    doc[TEXT], doc["title"] = self._main_text(decoded)
+                    doc.update(self._main_text(decoded))
             except DocumentTimeout:
                 doc[TEXT] = ""
                 return self.reject(doc, "timeout", f"{where}: extraction took over {cfg.timeout_seconds:g} s ({len(payload):,} bytes)")
@@ -227,18 +233,25 @@ class ExtractStage(Stage):
             return self.reject(doc, "empty", f"{where}: no main text found")
         return doc
 
-    def _main_text(self, html: str) -> tuple[str, str | None]:
+    def _main_text(self, html: str) -> dict:
+        """TEXT and title of a page; a page the language gate stops keeps its whole text and language."""
         cfg = self.config
         if cfg.extractor == "trafilatura":
             import trafilatura
 
             result = trafilatura.bare_extraction(html, favor_precision=True, include_comments=cfg.include_comments,
                                                  with_metadata=True)  # one parse for text and title
-            return (result.text or "", result.title) if result else ("", None)
-        return extract_main_text(html, _options(cfg))
+            return {TEXT: result.text or "", "title": result.title} if result else {TEXT: "", "title": None}
+        tree = HTMLTree.parse(html)
+        if self.language_gate is not None:
+            early = early_language(tree, self.language_gate, cfg.lid_model)
+            if early is not None:
+                return early
+        text, title = extract_main_text(html, _options(cfg), tree)
+        return {TEXT: text, "title": title}
 
     def _identify(self, batch: list[dict]) -> Iterator[dict]:
-        todo = [d for d in batch if d.get(TEXT)]
+        todo = [d for d in batch if d.get(TEXT) and not d.get(EARLY_COLUMN)]
         limit = self.config.lid_max_chars or None
         for doc, (lang, score) in zip(todo, predict_languages([d[TEXT] for d in todo], self.config.lid_model, limit)):
             doc["language"], doc["language_score"] = lang, score

@@ -153,9 +153,9 @@ def select_lines(blocks: list[Block], probability, threshold: float, opts: Extra
     return [b.text for b, k in zip(blocks, keep) if k]
 
 
-def extract_main_text(html: str, opts: ExtractOptions) -> tuple[str, str | None]:
-    """The page's main text (blocks joined by newlines) and its <title>."""
-    tree = HTMLTree.parse(html)
+def extract_main_text(html: str, opts: ExtractOptions, tree: HTMLTree | None = None) -> tuple[str, str | None]:
+    """The page's main text (blocks joined by newlines) and its <title> (`tree`: `html` already parsed)."""
+    tree = tree or HTMLTree.parse(html)
     title = (tree.title or "").strip() or None
     if opts.method == "rules":
         return "\n".join(rule_lines(tree, html, opts)), title

@@ -23,13 +23,12 @@ from curate.cutoff import DOC_ID, ELIGIBLE, ROW, Cutoff, cached_cutoff, read_cac
 from curate.inputs import InputShard
 from curate.langid import predict_languages
 from curate.models import resolve_model
-from curate.records import ID, TEXT
+from curate.records import ID, LANGUAGE, LANGUAGE_SCORE, TEXT
 from curate.errors import StageError
 from curate.stage import PrepareContext, Stage, StageConfig, StageSummary
 from curate.stages import register
 from curate.stages.model_filter.score import classifier_line, column_for, load_scorer
 
-LANGUAGE, LANGUAGE_SCORE = "language", "language_score"
 BATCH = 2048  # documents per fastText call: large enough to amortise the call, small in memory
 
 
