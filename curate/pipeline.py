@@ -50,7 +50,7 @@ def run_pipeline(cfg: RunConfig, specs: list[StageSpec], workers: int | None = N
     for chain in passes(stages, [cfg.materialize or spec.materialize for spec in specs]):
         out_dirs = [stage_dir(cfg.run_dir, i, stages[i].name) for i in chain]
         results += run_chain([stages[i] for i in chain], inputs, out_dirs, workers=workers or cfg.workers,
-                             fmt=cfg.output_format, resume=resume, watch=watch)
+                             fmt=cfg.output_format, resume=resume, watch=watch, cluster=cfg.cluster)
         inputs = results[-1].outputs
     return results
 

@@ -30,6 +30,7 @@ from curate import __version__
 from curate.atomic import atomic_path, remove_leftovers
 from curate.errors import CurateError, ShardFailed
 from curate.executor import apply_env, curate_env, map_in_workers, run_tasks
+from curate.executors import ClusterOptions
 from curate.inputs import STDIN, InputShard, resolve_inputs
 from curate.lock import empty_locked_folder, folder_lock, folder_locks, stage_folders
 from curate.logs import log
@@ -352,9 +353,10 @@ def _fingerprints(stages: list[Stage], fmt: str, hashes: dict[str, str]) -> list
 
 
 def run_stage(stage: Stage, inputs: list[InputShard], out_dir: Path, *, workers: int = 1, fmt: str = "parquet",
-              resume: bool = True, watch: Watch | None = None) -> StageResult:
+              resume: bool = True, watch: Watch | None = None, cluster: ClusterOptions | None = None) -> StageResult:
     """Run `stage` over `inputs` into `out_dir`, redoing only shards not already done."""
-    return run_chain([stage], inputs, [out_dir], workers=workers, fmt=fmt, resume=resume, watch=watch)[0]
+    return run_chain([stage], inputs, [out_dir], workers=workers, fmt=fmt, resume=resume, watch=watch,
+                     cluster=cluster)[0]
 
 
 def run_chain(
@@ -366,8 +368,10 @@ def run_chain(
     fmt: str = "parquet",
     resume: bool = True,
     watch: Watch | None = None,
+    cluster: ClusterOptions | None = None,
 ) -> list[StageResult]:
-    """Run one stage, or a chain of streaming stages fused into one pass per shard, over `inputs`.
+    """Run one stage, or a chain of streaming stages fused into one pass per shard, over `inputs`
+    (the shards in local worker processes, or as tasks on the Ray/Slurm `cluster`).
 
     Each stage writes its own folder (rejects, named outputs, manifest); only the last writes kept
     shards. A shard is redone unless every stage of the chain recorded it done with its inputs and config.
@@ -397,7 +401,8 @@ def run_chain(
 
         logs = first_dir / LOGS_DIR
         contexts = [PrepareContext(stage=stage, inputs=inputs, work_dir=d / WORK_DIR, workers=workers,
-                                   map_shards=partial(map_in_workers, workers=workers, logging_dir=d / LOGS_DIR), key=fp)
+                                   map_shards=partial(map_in_workers, workers=workers, logging_dir=d / LOGS_DIR,
+                                                      cluster=cluster), key=fp)
                     for stage, d, fp in zip(stages, out_dirs, fingerprints)]
         sizes = {s.name: s.path.stat().st_size if s.path else 0 for s in pending}
         label = " → ".join(stage.name for stage in stages)
@@ -407,7 +412,7 @@ def run_chain(
                 stages[0].prepared = stages[0].prepare(contexts[0])
             jobs = [(s, hashes[s.name]) for s in pending]
             shutil.rmtree(first_dir / FAILED_DIR, ignore_errors=True)
-            run_tasks(ShardTasks(stages, jobs, out_dirs, fmt, fingerprints), len(jobs), workers, logs)
+            run_tasks(ShardTasks(stages, jobs, out_dirs, fmt, fingerprints), len(jobs), workers, logs, cluster)
         failures = sorted(p.read_text() for p in (first_dir / FAILED_DIR).glob("*.txt"))
         if failures:
             raise ShardFailed(f"{len(failures)} of {len(jobs)} shards failed:\n  " + "\n  ".join(failures)

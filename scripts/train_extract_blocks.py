@@ -11,15 +11,20 @@ Labels per block (a line of resiliparse's main-content output, see blocks.py):
 - trafilatura_eval: 1 when the block contains a `with` snippet, 0 when it contains a `without`
   snippet, unlabelled otherwise.
 Each dev set gets the same total weight. A one-hidden-layer network (or, with --hidden 0, a
-logistic regression) on standardised features, weighted cross-entropy, full-batch Adam in numpy. The keep threshold is the one that maximises the mean F1 of the two
-tuning halves, scored as scripts/bench_extract.py scores them.
+logistic regression) on standardised features, weighted cross-entropy, full-batch Adam in numpy.
+With --cv N, hidden units, L2 and the keep threshold are chosen by N-fold cross-validation inside
+the tuning halves (mean held-out F1 of the two sets); without it, --hidden/--l2 are taken as given
+and the threshold maximises the tuning halves' own F1 (which overfitted once: docs/extract.md).
 
-    python scripts/train_extract_blocks.py [--out curate/stages/extract/block_model.json] [--l2 1.0]
+The shipped block_model.json was built with (about 20 minutes on this shared 2-core machine):
+
+    python scripts/train_extract_blocks.py --cv 3
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -32,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import bench_extract as bench  # noqa: E402
 
 from curate.stages.extract.block_model import FEATURES, MODEL_PATH, BlockModel, block_features  # noqa: E402
-from curate.stages.extract.boilerplate import ExtractOptions, content_root, mark_root, page_blocks, select_lines  # noqa: E402
+from curate.stages.extract.boilerplate import ExtractOptions, model_blocks, select_lines  # noqa: E402
 
 _SPACE = re.compile(r"\s+")
 
@@ -44,21 +49,21 @@ def norm(text: str) -> str:
 def readability_labels(blocks, gold: str) -> list[float | None]:
     gold_norm, gold_sh = norm(gold), bench.shingles(gold)
     labels = []
-    for b in blocks:
-        t = norm(b.text)
+    for text in blocks.texts:
+        t = norm(text)
         if t and t in gold_norm:
             labels.append(1.0)
             continue
-        sh = bench.shingles(b.text)
-        labels.append(1.0 if len(b.text.split()) >= 4 and sh and len(sh & gold_sh) / len(sh) >= 0.5 else 0.0)
+        sh = bench.shingles(text)
+        labels.append(1.0 if len(text.split()) >= 4 and sh and len(sh & gold_sh) / len(sh) >= 0.5 else 0.0)
     return labels
 
 
 def trafeval_labels(blocks, page: dict) -> list[float | None]:
     with_, without = [norm(s) for s in page["with"]], [norm(s) for s in page["without"]]
     labels: list[float | None] = []
-    for b in blocks:
-        t = norm(b.text)
+    for text in blocks.texts:
+        t = norm(text)
         pos, neg = any(s in t for s in with_), any(s in t for s in without)
         labels.append(1.0 if pos and not neg else 0.0 if neg and not pos else None)
     return labels
@@ -68,11 +73,9 @@ def page_data(pages: list[dict], dataset: str, opts: ExtractOptions) -> list[tup
     out = []
     for p in pages:
         tree = HTMLTree.parse(p["html"])
-        blocks = page_blocks(tree, p["html"], opts)
-        root = content_root(tree)
-        mark_root(blocks, root)
         title = (tree.title or "").strip() or None
-        x = block_features(blocks, root is not None, title and " ".join(title.split()))
+        blocks, has_root = model_blocks(tree, p["html"], opts)
+        x = block_features(blocks, has_root, title and " ".join(title.split()))
         y = readability_labels(blocks, p["gold"]) if dataset == "readability" else trafeval_labels(blocks, p)
         out.append((p, blocks, x, y))
     return out
@@ -119,12 +122,59 @@ def half_f1(dataset: str, data, model: BlockModel, threshold: float, opts: Extra
     return bench.score(dataset, outputs, [d[0] for d in data])["F1"]
 
 
+def stack(data: dict, keep_page) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The labelled blocks of the pages `keep_page` accepts; each dev set gets the same total weight."""
+    xs, ys, ws = [], [], []
+    for rows in data.values():
+        rows = [r for r in rows if len(r[1]) and keep_page(r[0])]
+        x = np.vstack([r[2] for r in rows])
+        y = np.asarray([v if v is not None else np.nan for r in rows for v in r[3]])
+        keep = ~np.isnan(y)
+        xs.append(x[keep])
+        ys.append(y[keep])
+        ws.append(np.full(keep.sum(), 1.0 / keep.sum()))
+    return np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
+
+
+def train(data: dict, hidden: int, l2: float, seed: int, keep_page=lambda p: True) -> dict:
+    x, y, w = stack(data, keep_page)
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    mean[0], scale[0] = 0.0, 1.0  # the bias column stays 1
+    layers = fit((x - mean) / scale, y, w, hidden, l2, seed)
+    return {"features": list(FEATURES), "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
+            "layers": [(wt.round(6).tolist(), b.round(6).tolist()) for wt, b in layers], "threshold": 0.5}
+
+
+GRID = [round(t, 2) for t in np.arange(0.2, 0.81, 0.05)]
+
+
+def fold_of(name: str, folds: int) -> int:
+    """A page's cross-validation fold inside the tuning half (a hash independent of the tune/check split)."""
+    return int(hashlib.sha1(f"fold:{name}".encode()).hexdigest(), 16) % folds
+
+
+def cross_validate(data: dict, hidden: int, l2: float, seed: int, folds: int, opts: ExtractOptions) -> dict:
+    """Mean held-out F1 per threshold (mean of the two dev sets, then of the folds), tuning pages only."""
+    scores = {t: [] for t in GRID}
+    for f in range(folds):
+        model = BlockModel(train(data, hidden, l2, seed, lambda p: fold_of(p["name"], folds) != f))
+        held = {name: [r for r in rows if fold_of(r[0]["name"], folds) == f] for name, rows in data.items()}
+        for t in GRID:
+            scores[t].append(np.mean([half_f1(name, rows, model, t, opts) for name, rows in held.items()]))
+    return {t: float(np.mean(v)) for t, v in scores.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
     ap.add_argument("--hidden", type=int, default=16, help="hidden tanh units (0 = logistic regression)")
     ap.add_argument("--l2", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cv", type=int, default=0, help="choose hidden units, L2 and the threshold by N-fold cross-validation "
+                    "over the tuning pages (grid: --grid-hidden x --grid-l2) instead of taking --hidden/--l2 as given")
+    ap.add_argument("--grid-hidden", default="0,4,8")
+    ap.add_argument("--grid-l2", default="1e-3,1e-2,3e-2")
+    ap.add_argument("--zero", default="", help="comma-separated features to zero (an ablation: does the model need them?)")
     args = ap.parse_args()
     opts = ExtractOptions()
     sets = {
@@ -132,35 +182,39 @@ def main() -> None:
         "trafeval": [p for p in bench.load_trafeval() if p["half"] == "tune"],
     }
     data = {name: page_data(pages, name, opts) for name, pages in sets.items()}
-    xs, ys, ws = [], [], []
+    zero = [FEATURES.index(f) for f in args.zero.split(",") if f]
+    for rows in data.values():
+        for r in rows:
+            r[2][:, zero] = 0.0
     for name, rows in data.items():
-        x = np.vstack([r[2] for r in rows if len(r[1])])
-        y = np.asarray([v if v is not None else np.nan for r in rows for v in r[3]])
-        keep = ~np.isnan(y)
-        xs.append(x[keep])
-        ys.append(y[keep])
-        ws.append(np.full(keep.sum(), 1.0 / keep.sum()))
-        print(f"{name}: {len(rows)} tuning pages, {keep.sum()} labelled blocks ({int(y[keep].sum())} main text)")
-    x, y, w = np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
-    mean, scale = x.mean(0), x.std(0) + 1e-6
-    mean[0], scale[0] = 0.0, 1.0  # the bias column stays 1
-    layers = fit((x - mean) / scale, y, w, args.hidden, args.l2, args.seed)
-    model_data = {"features": list(FEATURES), "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
-                  "layers": [(wt.round(6).tolist(), b.round(6).tolist()) for wt, b in layers], "threshold": 0.5}
+        labels = [v for r in rows for v in r[3] if v is not None]
+        print(f"{name}: {len(rows)} tuning pages, {len(labels)} labelled blocks ({int(sum(labels))} main text)")
+    chosen_t = None
+    if args.cv:
+        results = {}
+        for hidden in map(int, args.grid_hidden.split(",")):
+            for l2 in map(float, args.grid_l2.split(",")):
+                f1 = cross_validate(data, hidden, l2, args.seed, args.cv, opts)
+                t = max(GRID, key=f1.get)
+                results[hidden, l2] = (f1[t], t)
+                print(f"cv: hidden {hidden} l2 {l2:g}: held-out F1 {f1[t]:.4f} at threshold {t:.2f}", flush=True)
+        (args.hidden, args.l2), (_, chosen_t) = max(results.items(), key=lambda kv: kv[1][0])
+        print(f"cv chose hidden {args.hidden}, l2 {args.l2:g}, threshold {chosen_t:.2f}")
+    model_data = train(data, args.hidden, args.l2, args.seed)
+    layers = model_data["layers"]
     model = BlockModel(model_data)
-    grid = [round(t, 2) for t in np.arange(0.2, 0.81, 0.05)]
-    f1 = {t: {name: half_f1(name, rows, model, t, opts) for name, rows in data.items()} for t in grid}
-    threshold = max(grid, key=lambda t: sum(f1[t].values()))
-    for t in grid:
+    f1 = {t: {name: half_f1(name, rows, model, t, opts) for name, rows in data.items()} for t in GRID}
+    threshold = chosen_t if chosen_t is not None else max(GRID, key=lambda t: sum(f1[t].values()))
+    for t in GRID:
         print(f"threshold {t:.2f}: " + "  ".join(f"{n} F1 {v:.3f}" for n, v in f1[t].items()) + ("  <- chosen" if t == threshold else ""))
     model_data.update(
         about="curate extract block classifier over block features (curate/stages/extract/block_model.py). Rebuilt by "
               "scripts/train_extract_blocks.py from the tuning halves of Mozilla Readability's test pages and trafilatura's "
               "evaluation pages (both Apache-2.0). The weights are released with curate under its licence.",
-        threshold=threshold, hidden=args.hidden, l2=args.l2, seed=args.seed, tuning_f1=f1[threshold])
+        threshold=threshold, hidden=args.hidden, l2=args.l2, seed=args.seed, tuning_f1=f1[threshold], cv_folds=args.cv)
     args.out.write_text(json.dumps(model_data, separators=(",", ":")) + "\n")
     if not args.hidden:
-        for name, b in sorted(zip(FEATURES, layers[0][0][:, 0]), key=lambda z: -abs(z[1])):
+        for name, b in sorted(zip(FEATURES, np.asarray(layers[0][0])[:, 0]), key=lambda z: -abs(z[1])):
             print(f"  {name:18} {b:+.3f}")
     print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes)")
 

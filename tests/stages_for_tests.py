@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,20 @@ class FailOnStage(Stage):
         for doc in docs:
             if self.config.marker in doc["text"]:
                 raise ValueError(f"cannot handle {doc['id']}")
+            yield doc
+
+
+@register
+class DieOnStage(Stage):
+    """Ends its process on a marked document without a word, as a task killed for memory or time would."""
+
+    name = "test-die-on"
+    Config = FailOnConfig
+
+    def process(self, docs):
+        for doc in docs:
+            if self.config.marker in doc["text"]:
+                os._exit(137)
             yield doc
 
 

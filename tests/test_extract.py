@@ -214,7 +214,7 @@ def test_time_limit_rejects_slow_pages_in_worker_processes(tmp_path):
 def test_time_limit_interrupts_a_hanging_extractor(tmp_path, monkeypatch):
     import curate.stages.extract as extract
 
-    def hang(html, opts):
+    def hang(html, opts, tree=None):
         while True:
             pass
 

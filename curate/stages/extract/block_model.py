@@ -1,12 +1,13 @@
-"""A small logistic-regression model that says which blocks of a page are main text.
+"""A small neural network (one hidden layer, or none) that says which blocks of a page are main text.
 
 Features per block (`block_features`): its width, link density, tag (p, heading, li, pre or bare
-line), punctuation and digit ratios, a boilerplate-phrase match, repeats, where it sits
-relative to the page's prose (the first to the last long block), its neighbours' length and
-link density, and the length of the run of short blocks it belongs to (related-article lists,
-share bars and footers are runs of short, link-heavy lines). Weights live in
-`block_model.json` next to this file, rebuilt from the dev sets' *tuning halves* by
-`scripts/train_extract_blocks.py`; scoring is a dot product per block, in numpy.
+line), punctuation and digit ratios, a boilerplate-word match, repeats, where it sits relative to
+the page's prose (the first to the last long block), its neighbours' length and link density, the
+length of the run of short blocks it belongs to (related-article lists, share bars and footers are
+runs of short, link-heavy lines), and whether it lies in the page's declared article. They are
+computed for all blocks of a page in a few numpy calls; weights live in `block_model.json` next to
+this file, rebuilt from the dev sets' *tuning halves* by `scripts/train_extract_blocks.py`, and a
+page is scored in one matrix product.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curate.stages.extract.blocks import _WIDE, Block
+from curate.stages.extract.blocks import Blocks
 
 MODEL_PATH = Path(__file__).with_name("block_model.json")
 LONG = 70  # a block at least this wide is prose
@@ -38,16 +39,38 @@ BOILERPLATE_PHRASES = (
     "lesen sie auch", "©",
 )
 _WORDS = re.compile(r"\w+")
-_PHRASES = re.compile("|".join(map(re.escape, BOILERPLATE_PHRASES)))
 
 
 def is_boilerplate(text: str) -> bool:
     lower = text.lower()
-    return not BOILERPLATE_WORDS.isdisjoint(_WORDS.findall(lower)) or _PHRASES.search(lower) is not None
+    return not BOILERPLATE_WORDS.isdisjoint(_WORDS.findall(lower)) or any(p in lower for p in BOILERPLATE_PHRASES)
 
 
-_SENTENCE_END = tuple(".!?。！？\"”»)")
+def boilerplate_flags(texts: list[str], candidates: list[bool]) -> list[bool]:
+    """is_boilerplate() of each candidate block (False for the others), with one search over the page.
+
+    The words and phrases are looked up once in the candidates' joined text; only the few terms found
+    there are then looked for block by block (the phrase regex alone cost ≈4 µs a block).
+    """
+    chosen = [t for t, c in zip(texts, candidates) if c]
+    joined = "\n".join(chosen).lower()
+    words = BOILERPLATE_WORDS.intersection(_WORDS.findall(joined))
+    terms = tuple(words) + tuple(p for p in BOILERPLATE_PHRASES if p in joined)
+    if not terms:
+        return [False] * len(texts)
+    flags = []
+    for t, c in zip(texts, candidates):
+        if not c:
+            flags.append(False)
+            continue
+        lower = t.lower()
+        flags.append(any(term in lower for term in terms) and is_boilerplate(t))
+    return flags
+
+
 _DATE = re.compile(r"\b\d{1,2}[./-]\s?\d{1,2}[./-]\s?\d{2,4}\b|\b(?:19|20)\d\d\b")
+
+_TAG_CODE = {"p": 0, "h1": 1, "h2": 1, "h3": 1, "h4": 2, "h5": 2, "h6": 2, "li": 3, "pre": 4, "": 5}
 
 FEATURES = (
     "bias", "log_width", "long", "link_frac", "link_heavy", "tag_p", "tag_h1_3", "tag_h4_6", "tag_li", "tag_pre",
@@ -58,79 +81,126 @@ FEATURES = (
 )
 
 
-# One translate call marks punctuation, digits and separators with control characters extracted text never has.
-_CLASSES = str.maketrans({**dict.fromkeys(".,;:!?。、，；：！？", "\x01"), **dict.fromkeys("0123456789", "\x02"),
-                          **dict.fromkeys("|»·•›/", "\x03")})
+# Character classes, one table lookup per character of the page's blocks (numpy), counted per block by bincount.
+PUNCT, DIGIT, SEP, SPACE, WIDE, NCLASS = 1, 2, 3, 4, 5, 6
+_CLASS = np.zeros(0x10000, dtype=np.uint8)
+for _chars, _cls in ((".,;:!?。、，；：！？", PUNCT), ("0123456789", DIGIT), ("|»·•›/", SEP), (" ", SPACE)):
+    _CLASS[[ord(c) for c in _chars]] = _cls
+for _lo, _hi in ((0x1100, 0x11FF), (0x2E80, 0xA4CF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF), (0xFF00, 0xFFEF)):
+    _CLASS[_lo:_hi + 1] = WIDE  # CJK, Hangul, full-width forms: a character is about a word (see blocks.width)
+for _c in "，；：！？":  # full-width punctuation stays punctuation
+    _CLASS[ord(_c)] = PUNCT
+_CLASS[ord("。")] = _CLASS[ord("、")] = PUNCT
+_ENDS = np.zeros(0x10000, dtype=np.uint8)  # 1: a sentence end, 2: a colon
+_ENDS[[ord(c) for c in ".!?。！？\"”»)"]] = 1
+_ENDS[ord(":")] = 2
 
 
-def block_features(blocks: list[Block], has_root: bool = False, title: str | None = None) -> np.ndarray:
+def char_counts(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per block: its length, counts of each character class (columns PUNCT..WIDE) and its last character's class."""
+    n = len(texts)
+    lens = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    joined = "\n".join(texts)
+    if joined.isascii():
+        codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+    else:
+        codes = np.minimum(np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32), 0xFFFF)
+    line = np.cumsum(codes == 10)  # a block's newline counts with the next block, as class 0
+    counts = np.bincount(line * NCLASS + _CLASS[codes], minlength=n * NCLASS).reshape(n, NCLASS)
+    last = _ENDS[codes[np.cumsum(lens + 1) - 2]]
+    return lens.astype(np.float64), counts.astype(np.float64), last
+
+
+def block_features(blocks: Blocks, has_root: bool = False, title: str | None = None) -> np.ndarray:
     """One row of FEATURES per block; `title` is the page's <title>, whitespace-collapsed.
 
-    Per block, a few C-level string calls on its first 300 characters (ratios of prose are the same
-    over its head, so the cost stays flat on 50 KB blocks); the columns are then numpy arithmetic.
+    Character-class counts for all blocks come from a handful of numpy calls on the page's joined
+    text; per block, Python only checks short blocks for boilerplate words, blocks with digits for
+    a date, and repeats.
     """
     n = len(blocks)
-    texts = [b.text for b in blocks]
-    lens = np.fromiter(map(len, texts), dtype=np.float64, count=n)
-    heads = [t[:300] for t in texts]
-    marked = [h.translate(_CLASSES) for h in heads]
-    widths = lens.copy()
-    for i, t in enumerate(texts):
-        if not t.isascii():  # CJK characters count three, estimated from the head on long blocks
-            widths[i] += 2 * len(_WIDE.findall(heads[i])) * len(t) / max(len(heads[i]), 1)
+    if not n:
+        return np.zeros((0, len(FEATURES)))
+    texts = blocks.texts
+    lens, counts, last = char_counts(texts)
+    size = np.maximum(lens, 1)
+    widths = lens + 2 * counts[:, WIDE]
     long = widths >= LONG
-    link = np.fromiter((b.link_chars for b in blocks), dtype=np.float64, count=n) / np.maximum(lens, 1)
-    size = np.maximum(np.fromiter(map(len, heads), dtype=np.float64, count=n), 1)
-    digits = np.fromiter((m.count("\x02") for m in marked), dtype=np.float64, count=n)
-    punct = np.fromiter((m.count("\x01") for m in marked), dtype=np.float64, count=n)
-    seps = np.fromiter((m.count("\x03") for m in marked), dtype=np.float64, count=n)
-    tags = [b.tag for b in blocks]
-    seen: set[str] = set()
+    link = np.asarray(blocks.link_chars, dtype=np.float64) / size
+    digits, punct, seps = counts[:, DIGIT], counts[:, PUNCT], counts[:, SEP]
+    short = (widths < 2 * LONG).tolist()
+    short_boiler = np.asarray(boilerplate_flags(texts, short), dtype=np.float64)
     repeat = np.zeros(n)
-    for i, t in enumerate(texts):
-        repeat[i] = t in seen
-        seen.add(t)
-    short_boiler = np.fromiter((w < 2 * LONG and is_boilerplate(t) for w, t in zip(widths, texts)), dtype=np.float64, count=n)
-    date = np.fromiter((d >= 4 and _DATE.search(h) is not None for d, h in zip(digits, heads)), dtype=np.float64, count=n)
-    in_root = np.fromiter((b.in_root for b in blocks), dtype=np.float64, count=n)
+    date = np.zeros(n)
+    in_title = np.zeros(n)
+    seen: set[str] = set()
+    for i, (t, d, size_i) in enumerate(zip(texts, digits.tolist(), lens.tolist())):
+        if t in seen:
+            repeat[i] = 1
+        else:
+            seen.add(t)
+        if d >= 4 and _DATE.search(t, 0, 300) is not None:
+            date[i] = 1
+        if title is not None and size_i >= 15 and t in title:
+            in_title[i] = 1
+    in_root = np.asarray(blocks.in_root, dtype=np.float64) if blocks.in_root else np.zeros(n)
     longs = np.flatnonzero(long)
-    first, last = (int(longs[0]), int(longs[-1])) if len(longs) else (n, -1)
+    first, last_long = (int(longs[0]), int(longs[-1])) if len(longs) else (n, -1)
     total = max(float(widths.sum()), 1.0)
     # Each block's distance (in blocks) to the nearest long one, and the length of the run of short blocks it is in.
     idx = np.arange(n)
-    gap = np.full(n, float(n))
-    if len(longs):
-        pos = np.searchsorted(longs, idx)
-        after = np.where(pos < len(longs), longs[np.minimum(pos, len(longs) - 1)] - idx, n)
-        before = np.where(pos > 0, idx - longs[np.maximum(pos - 1, 0)], n)
-        gap = np.minimum(after, before).astype(np.float64)
+    # the nearest long block before and after each block (running max / min of long blocks' indices)
+    before = np.maximum.accumulate(np.where(long, idx, -n))
+    after = np.minimum.accumulate(np.where(long, idx, 2 * n)[::-1])[::-1]
+    gap = np.minimum(np.minimum(idx - before, after - idx), n).astype(np.float64)
     run_id = np.cumsum(long)  # short blocks between two long ones share an id
-    run_len = np.bincount(run_id[~long], minlength=run_id[-1] + 1 if n else 1) if n else np.zeros(0)
-    run = np.where(long, 0, run_len[run_id] if n else 0).astype(np.float64)
-    prev_long = np.concatenate(([False], long[:-1])) if n else long
-    next_long = np.concatenate((long[1:], [False])) if n else long
-    prev_link = np.concatenate(([1.0], link[:-1])) if n else link
-    next_link = np.concatenate((link[1:], [1.0])) if n else link
-    ones = np.ones(n)
-    is_tag = {name: np.fromiter((t in name for t in tags), dtype=np.float64, count=n)
-              for name in (("p",), ("h1", "h2", "h3"), ("h4", "h5", "h6"), ("li",), ("pre",), ("",))}
-    spaces = np.fromiter((t.count(" ") for t in texts), dtype=np.float64, count=n)
-    cols = [
-        ones, np.log1p(widths) / 5, long, link, link > 0.5,
-        is_tag[("p",)], is_tag[("h1", "h2", "h3")], is_tag[("h4", "h5", "h6")], is_tag[("li",)], is_tag[("pre",)], is_tag[("",)],
-        np.minimum(punct / size * 10, 2.0), np.fromiter((t.endswith(_SENTENCE_END) for t in texts), dtype=np.float64, count=n),
-        digits / size, short_boiler, repeat,
-        idx < first, idx > last, idx / max(n - 1, 1),
-        prev_long, next_long, prev_link, next_link,
-        idx == first - 1, widths / total, np.minimum(seps, 3) / 3, date,
-        ones * (math.log1p(total) / 10), ones * (len(longs) / max(n, 1)), np.log1p(gap) / 3, np.log1p(run) / 3,
-        is_tag[("li",)] * (link > 0.5), np.fromiter((t.endswith(":") for t in texts), dtype=np.float64, count=n),
-        np.log1p(spaces + 1) / 5,
-        ones * float(has_root), in_root, ones * float((widths * in_root).sum() / total), lens < 15, in_root * long,
-        in_root * (idx < first),
-        np.fromiter((title is not None and len(t) >= 15 and t in title for t in texts), dtype=np.float64, count=n),
-    ]
-    return np.column_stack([np.asarray(c, dtype=np.float64) for c in cols]) if n else np.zeros((0, len(FEATURES)))
+    run_len = np.bincount(run_id[~long], minlength=run_id[-1] + 1)
+    run = np.where(long, 0, run_len[run_id]).astype(np.float64)
+    tag_code = np.fromiter(map(_TAG_CODE.__getitem__, blocks.tags), dtype=np.int64, count=n)
+    tag = np.zeros((n, 6))
+    tag[idx, tag_code] = 1
+    x = np.empty((n, len(FEATURES)))
+    x[:, 0] = 1
+    x[:, 1] = np.log1p(widths) / 5
+    x[:, 2] = long
+    x[:, 3] = link
+    x[:, 4] = link > 0.5
+    x[:, 5:11] = tag
+    x[:, 11] = np.minimum(punct / size * 10, 2.0)
+    x[:, 12] = last == 1
+    x[:, 13] = digits / size
+    x[:, 14] = short_boiler
+    x[:, 15] = repeat
+    x[:, 16] = idx < first
+    x[:, 17] = idx > last_long
+    x[:, 18] = idx / max(n - 1, 1)
+    x[1:, 19] = long[:-1]
+    x[0, 19] = 0
+    x[:-1, 20] = long[1:]
+    x[-1, 20] = 0
+    x[1:, 21] = link[:-1]
+    x[0, 21] = 1
+    x[:-1, 22] = link[1:]
+    x[-1, 22] = 1
+    x[:, 23] = idx == first - 1
+    x[:, 24] = widths / total
+    x[:, 25] = np.minimum(seps, 3) / 3
+    x[:, 26] = date
+    x[:, 27] = math.log1p(total) / 10
+    x[:, 28] = len(longs) / n
+    x[:, 29] = np.log1p(gap) / 3
+    x[:, 30] = np.log1p(run) / 3
+    x[:, 31] = tag[:, 3] * (link > 0.5)
+    x[:, 32] = last == 2
+    x[:, 33] = np.log1p(counts[:, SPACE] + 1) / 5
+    x[:, 34] = float(has_root)
+    x[:, 35] = in_root
+    x[:, 36] = (widths * in_root).sum() / total
+    x[:, 37] = lens < 15
+    x[:, 38] = in_root * long
+    x[:, 39] = in_root * (idx < first)
+    x[:, 40] = in_title
+    return x
 
 
 class BlockModel:
@@ -151,7 +221,7 @@ class BlockModel:
                 h = np.tanh(h)
         return h[:, 0]
 
-    def probability(self, blocks: list[Block], has_root: bool = False, title: str | None = None) -> np.ndarray:
+    def probability(self, blocks: Blocks, has_root: bool = False, title: str | None = None) -> np.ndarray:
         if not blocks:
             return np.zeros(0)
         return 1.0 / (1.0 + np.exp(-self.logits(block_features(blocks, has_root, title))))

@@ -1,31 +1,52 @@
-"""Blocks of a page's extracted text with the features that tell main text from boilerplate.
+"""Blocks of a page's extracted text with what tells main text from boilerplate.
 
 resiliparse renders the main-content text as "minimal HTML" (`<p>`, `<h1>`–`<h6>`, `<li>`,
 `<pre>`, `<a>` kept, everything else flattened to lines) in C, at the cost of plain text. Each
-output line becomes a block that remembers the tag it sits in and how much of it is link text,
-so the block features jusText and trafilatura compute on the DOM (link density, tag, length,
-punctuation, position) come from one cheap pass over a few dozen lines, not a Python DOM walk.
+output line becomes a block that remembers the tag it sits in, how much of it is link text and
+which of the page's declared article elements it lies in, so the block features jusText and
+trafilatura compute on the DOM come from one cheap pass over a few dozen lines, not a Python
+DOM walk. The blocks are kept as parallel lists (one Python object per block: its text), which
+`block_model.block_features` turns into numpy columns in a few calls per page.
+
+The article elements are found in the DOM before extraction (`mark_roots`): a start and an end
+marker text node is put inside each, and resiliparse carries them into its output like any text,
+so a block's place inside an article costs one regex per line that holds a marker, instead of
+the article's whole text as a Python string and a substring search per block.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-_TAG = re.compile(r"<(/?)([a-z][a-z0-9]*)[^>]*>")
+from resiliparse.parse.html import HTMLTree
+
+_BLOCK_EVENT = re.compile(r"<(/?)(p|h[1-6]|li|pre)\b")
 _LINK = re.compile(r"<a\b[^>]*>(.*?)</a>", re.S)
 _ANY_TAG = re.compile(r"<[^>]+>")
-_BLOCK_TAGS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre")
+_BLOCK_TAGS = frozenset(("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre"))
 _WIDE = re.compile(r"[\u1100-\u11ff\u2e80-\ua4cf\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+
+# Article markers: "\x1e<i>\x1e" opens candidate i, "\x1f<i>\x1f" closes it. Control characters that
+# extracted text never carries (html.py rejects pages with many control bytes), and resiliparse keeps them.
+_MARK = re.compile(r"([\x1e\x1f])(\d{1,2})\1")
+MAX_ROOTS = 8  # teaser lists can hold hundreds of <article>s; the article is among the first ones
 
 
 @dataclass(slots=True)
-class Block:
-    text: str
-    tag: str  # the innermost of p/h1..h6/li/pre the line sits in, "" for a bare line (div, td, span text)
-    link_chars: int  # characters of the text inside <a>
-    in_root: bool = False  # inside the page's declared article element (see boilerplate.content_root)
+class Blocks:
+    texts: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)  # innermost of p/h1..h6/li/pre the line sits in, "" for a bare line
+    link_chars: list[int] = field(default_factory=list)  # characters of the text inside <a>
+    roots: list[int] = field(default_factory=list)  # bit i set: the block lies inside article candidate i
+    in_root: list[bool] = field(default_factory=list)  # inside the chosen article (set by choose_root)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def chars(self) -> int:
+        return sum(map(len, self.texts))
 
 
 def width(line: str) -> int:
@@ -33,31 +54,113 @@ def width(line: str) -> int:
     return len(line) if line.isascii() else len(line) + 2 * len(_WIDE.findall(line))
 
 
-def parse_blocks(minimal_html: str) -> list[Block]:
-    """The non-empty lines of resiliparse's minimal-HTML output, as blocks."""
-    blocks: list[Block] = []
+# Elements that declare the article, strongest first: schema.org's articleBody, <article>, <main>, role=main.
+_ROOTS = (("attr", "itemprop", "articleBody"), ("tag", "article"), ("tag", "main"), ("attr", "role", "main"))
+
+
+def _root_candidates(doc):
+    """The elements of the strongest kind the page has (lexbor's by-tag and by-attribute walks: a CSS
+    selector query over the same DOM cost 3-8x more)."""
+    for kind, *args in _ROOTS:
+        found = doc.get_elements_by_attr(*args) if kind == "attr" else doc.get_elements_by_tag_name(*args)
+        if len(found):
+            return found
+    return ()
+
+
+def mark_roots(tree: HTMLTree) -> int:
+    """Put markers inside the elements the page declares as its article; the number of candidates marked.
+
+    Several <article>s (a teaser list, related posts): `choose_root` later takes the one with the most
+    extracted text.
+    """
+    chosen = _root_candidates(tree.document)
+    if not len(chosen):
+        return 0
+    chosen = chosen[:MAX_ROOTS]
+    for i, el in enumerate(chosen):
+        el.prepend(tree.create_text_node(f"\x1e{i}\x1e"))
+        el.append(tree.create_text_node(f"\x1f{i}\x1f"))
+    return len(chosen)
+
+
+def choose_root(blocks: Blocks, candidates: int) -> None:
+    """Mark the blocks of the candidate article holding the most text (none when nothing was marked)."""
+    if not candidates or not any(blocks.roots):
+        blocks.in_root = [False] * len(blocks)
+        return
+    size = [0] * candidates
+    for text, mask in zip(blocks.texts, blocks.roots):
+        i = 0
+        while mask:
+            if mask & 1:
+                size[i] += len(text)
+            mask >>= 1
+            i += 1
+    bit = 1 << max(range(candidates), key=size.__getitem__)
+    blocks.in_root = [bool(m & bit) for m in blocks.roots]
+
+
+def parse_blocks(minimal_html: str) -> Blocks:
+    """The non-empty lines of resiliparse's minimal-HTML output, as blocks.
+
+    Tags, markers and entities go in one pass over the whole output (C regex and html.unescape);
+    the loop over lines only follows block tags and link text, on the lines that have tags.
+    """
+    raw = minimal_html.split("\n")
+    plain = _ANY_TAG.sub("", minimal_html) if "<" in minimal_html else minimal_html
+    marked = "\x1e" in plain or "\x1f" in plain
+    if marked:
+        plain = _MARK.sub("", plain)
+    if "&" in plain:
+        plain = html.unescape(plain)
+    lines = plain.split("\n")
+    if len(lines) != len(raw):  # a tag or an entity spanning lines: line by line instead
+        return _parse_lines(raw)
+    out = Blocks()
+    texts, tags, links, roots = out.texts, out.tags, out.link_chars, out.roots
     open_tags: list[str] = []
-    for line in minimal_html.split("\n"):
+    inside = 0  # bit mask of the article candidates open at this point
+    for line, text in zip(raw, lines):
+        if not line:
+            continue
+        mask = inside
+        if marked and ("\x1e" in line or "\x1f" in line):
+            for kind, i in _MARK.findall(line):
+                if kind == "\x1e":
+                    inside |= 1 << int(i)
+                    mask |= 1 << int(i)
+                else:
+                    inside &= ~(1 << int(i))
         tag = open_tags[-1] if open_tags else ""
-        link_text = "".join(_LINK.findall(line)) if "<a" in line else ""
+        link = 0
         if "<" in line:
-            for m in _TAG.finditer(line):
-                name = m.group(2)
-                if name not in _BLOCK_TAGS:
-                    continue
-                if m.group(1):
+            if "<a" in line:
+                link = sum(map(len, _LINK.findall(line)))
+            for closing, name in _BLOCK_EVENT.findall(line):
+                if closing:
                     if name in open_tags:
                         del open_tags[len(open_tags) - 1 - open_tags[::-1].index(name):]
                 else:
-                    if not tag or m.start() == 0 or tag not in _BLOCK_TAGS:
+                    if not tag or tag not in _BLOCK_TAGS or line.lstrip().startswith("<" + name):
                         tag = name
                     open_tags.append(name)
-            line = _ANY_TAG.sub("", line)
-        if "&" in line:
-            line = html.unescape(line)
-        text = line.strip()
+        text = text.strip()
         if text:
-            if link_text:
-                link_text = html.unescape(_ANY_TAG.sub("", link_text)).strip()
-            blocks.append(Block(text, tag, min(len(link_text), len(text))))
-    return blocks
+            texts.append(text)
+            tags.append(tag)
+            links.append(min(link, len(text)))
+            roots.append(mask)
+    return out
+
+
+def _parse_lines(raw: list[str]) -> Blocks:
+    """parse_blocks() line by line (a tag spanning lines is cut at the line's end)."""
+    out = Blocks()
+    for line in raw:
+        one = parse_blocks(line)
+        out.texts += one.texts
+        out.tags += one.tags
+        out.link_chars += one.link_chars
+        out.roots += one.roots
+    return out

@@ -30,7 +30,7 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
 from curate.stages.extract.block_model import LONG, load_model
-from curate.stages.extract.blocks import Block, parse_blocks, width
+from curate.stages.extract.blocks import Blocks, choose_root, mark_roots, parse_blocks, width
 
 
 @dataclass(frozen=True)
@@ -84,46 +84,23 @@ def _deeper_than(depth: int) -> str:
     return " > ".join(["*"] * (depth + 1))
 
 
-def page_blocks(tree: HTMLTree, html: str, opts: ExtractOptions) -> list[Block]:
+def page_blocks(tree: HTMLTree, html: str, opts: ExtractOptions) -> Blocks:
     """The blocks of the page's main content, or of the whole page when the main-content pass finds too little."""
     common = dict(preserve_formatting="minimal_html", links=True, alt_texts=False, form_fields=False)
-    blocks: list[Block] = []
+    blocks = Blocks()
     if html.count("<") <= max(SAFE_TAG_COUNT, opts.max_depth) or tree.document.query_selector(_deeper_than(opts.max_depth)) is None:
         blocks = parse_blocks(extract_plain_text(tree, main_content=True, comments=opts.include_comments, noscript=False,
-                                                     skip_elements=list(opts.skip) or None, **common))
-    if sum(len(b.text) for b in blocks) < opts.min_main_chars:
+                                                 skip_elements=list(opts.skip) or None, **common))
+    if blocks.chars() < opts.min_main_chars:
         # An unclosed <noscript> can swallow the whole page (lexbor parses it as markup, as a browser without
         # scripting would), so the last try reads <noscript> content too.
         for noscript in (False, True):
             whole = parse_blocks(extract_plain_text(tree, main_content=False, noscript=noscript, **common))
-            if sum(len(b.text) for b in whole) > sum(len(b.text) for b in blocks):
+            if whole.chars() > blocks.chars():
                 blocks = whole
-            if sum(len(b.text) for b in blocks) >= opts.min_main_chars:
+            if blocks.chars() >= opts.min_main_chars:
                 break
     return blocks
-
-
-# Elements that declare the article, strongest first: schema.org's articleBody, <article>, <main>.
-_ROOT_SELECTORS = ('[itemprop="articleBody"]', "article", 'main, [role="main"]')
-
-
-def content_root(tree: HTMLTree) -> str | None:
-    """The whitespace-collapsed text of the element the page declares as its article, if any.
-
-    Several <article>s (teaser lists, related posts) mean the longest one.
-    """
-    for selector in _ROOT_SELECTORS:
-        found = tree.document.query_selector_all(selector)
-        if len(found):
-            text = max((el.text for el in found), key=len)
-            return " ".join(text.split())
-    return None
-
-
-def mark_root(blocks: list[Block], root: str | None) -> None:
-    if root:
-        for b in blocks:
-            b.in_root = (b.text if "  " not in b.text and "\t" not in b.text else " ".join(b.text.split())) in root
 
 
 def rule_lines(tree: HTMLTree, html: str, opts: ExtractOptions) -> list[str]:
@@ -143,26 +120,36 @@ def rule_lines(tree: HTMLTree, html: str, opts: ExtractOptions) -> list[str]:
     return lines
 
 
-def select_lines(blocks: list[Block], probability, threshold: float, opts: ExtractOptions) -> list[str]:
+def select_lines(blocks: Blocks, probability, threshold: float, opts: ExtractOptions) -> list[str]:
     """The text of the blocks the model keeps."""
     keep = probability >= threshold
-    if blocks and (not keep.any() or not any(width(b.text) >= LONG for b in blocks)):
+    texts = blocks.texts
+    if texts and (not keep.any() or not any(len(t) >= LONG or width(t) >= LONG for t in texts)):
         # Pages without a line of prose (a notice, a menu) or where the model keeps nothing look like no page
         # it learnt from; the line rules keep their text that is not links (a menu-only page ends up empty).
-        return clean_lines([b.text for b in blocks if 2 * b.link_chars < len(b.text)], opts)
-    return [b.text for b, k in zip(blocks, keep) if k]
+        return clean_lines([t for t, link in zip(texts, blocks.link_chars) if 2 * link < len(t)], opts)
+    return [t for t, k in zip(texts, keep.tolist()) if k]
+
+
+def model_blocks(tree: HTMLTree, html: str, opts: ExtractOptions) -> tuple[Blocks, bool]:
+    """The page's blocks with their article marks, and whether the page declares an article element."""
+    candidates = mark_roots(tree)
+    blocks = page_blocks(tree, html, opts)
+    choose_root(blocks, candidates)
+    return blocks, candidates > 0
 
 
 def extract_main_text(html: str, opts: ExtractOptions, tree: HTMLTree | None = None) -> tuple[str, str | None]:
-    """The page's main text (blocks joined by newlines) and its <title> (`tree`: `html` already parsed)."""
+    """The page's main text (blocks joined by newlines) and its <title> (`tree`: `html` already parsed).
+
+    Method "model" leaves article marker text nodes in `tree` (blocks.mark_roots): parse again to reuse it.
+    """
     tree = tree or HTMLTree.parse(html)
     title = (tree.title or "").strip() or None
     if opts.method == "rules":
         return "\n".join(rule_lines(tree, html, opts)), title
-    blocks = page_blocks(tree, html, opts)
-    root = content_root(tree)
-    mark_root(blocks, root)
+    blocks, has_root = model_blocks(tree, html, opts)
     model = load_model(opts.model_path)
-    probability = model.probability(blocks, root is not None, title and " ".join(title.split()))
+    probability = model.probability(blocks, has_root, title and " ".join(title.split()))
     threshold = model.threshold if opts.threshold is None else opts.threshold
     return "\n".join(select_lines(blocks, probability, threshold, opts)), title
