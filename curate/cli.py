@@ -21,7 +21,8 @@ import typer
 from curate import __version__
 from curate.cli_options import config_from_options, config_parameters
 from curate.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CurateError, RunFailed
-from curate.logs import LOG_LEVEL_ENV, configure_main_logging, log
+from curate.logs import LOG_FORMAT_ENV, LOG_FORMATS, LOG_LEVEL_ENV, configure_main_logging, json_mode, log
+from curate.oplog import log_results
 from curate.query_cli import register_query_commands
 from curate.report import console, live_progress, print_results
 from curate.runner import StageResult
@@ -58,10 +59,29 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _check_log_format(value: str | None) -> str | None:
+    if value is not None and value not in LOG_FORMATS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(LOG_FORMATS)}")
+    return value
+
+
+def _log_format_option():
+    return typer.Option(None, "--log-format", callback=_check_log_format, metavar="text|json",
+                        help="Logs on stderr: text, or json (one object per line: time, level, stage, shard, message, counts).")
+
+
+def _set_log_format(log_format: str | None) -> None:
+    if log_format:
+        os.environ[LOG_FORMAT_ENV] = log_format  # inherited by worker processes
+    console.quiet = json_mode()  # stderr carries only JSON lines: tables become log records
+
+
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print curate's version and exit.")):
-    pass
+                                       help="Print curate's version and exit."),
+          log_format: Optional[str] = _log_format_option()):
+    _set_log_format(log_format)
+    configure_main_logging()
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -70,11 +90,21 @@ def _setup_logging(verbose: bool) -> None:
     configure_main_logging()
 
 
+def _say(message: str) -> None:
+    """A closing line for people (text) or an INFO record (json logs)."""
+    if json_mode():
+        log.info(message)
+    else:
+        console.print(message, highlight=False, markup=False, soft_wrap=True)
+
+
 def _finish(results: list[StageResult], title: str) -> None:
     """Print the tables; fail (exit 1) when nothing was read or documents are unaccounted for."""
     from curate.pipeline import chain_problems
 
     print_results(results, title=title)
+    if json_mode():
+        log_results(results)
     problems = chain_problems(results)
     if problems:
         raise RunFailed("documents unaccounted for:\n  " + "\n  ".join(problems))
@@ -152,25 +182,66 @@ def _register_stage_commands() -> None:
 def run(
     config: Path = typer.Argument(..., help="The run's YAML config (see configs/README.md)."),
     workers: Optional[int] = typer.Option(None, "-w", "--workers", min=1, help="Override the config's workers."),
-    fresh: bool = typer.Option(False, "--fresh/--resume", help="Redo every stage, or (default) resume."),
+    fresh: bool = typer.Option(False, "--fresh/--resume", help="Redo every stage (with a ledger: of the current batch), or (default) resume."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Log progress to stderr."),
+    inputs: Optional[list[str]] = typer.Option(None, "-i", "--input", show_default=False,
+                                               help="Input file, folder or glob (quote it; ** crosses folders), relative to the working directory; repeatable; replaces the config's inputs."),
+    ledger: bool = typer.Option(False, "--ledger", help="Process only files not processed before, as a new batch in RUN_DIR/batches/ (as `ledger: true` in the config)."),
+    log_format: Optional[str] = _log_format_option(),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", show_default=False,
+                                            help="Progress: default a live line on a terminal only; --progress also when stderr is not a terminal (a line or JSON record every 10 s); --no-progress never."),
 ):
     """Run the configured chain of stages.
 
     Consecutive streaming stages run as one pass per shard (kept documents go on in memory;
     `materialize: true` writes them). Re-running after a crash redoes only unfinished shards;
-    changing a stage's options redoes its pass and the ones after it.
+    changing a stage's options redoes its pass and the ones after it. With a ledger
+    (`ledger: true` or --ledger) each run processes only new or changed input files, as a new dated
+    batch deduplicated against all earlier ones (cron over new dumps; `curate runs RUN_DIR` lists them).
 
-    Example:  curate run configs/demo.yaml --workers 2
+    \b
+    Examples:
+      curate run configs/demo.yaml --workers 2
+      curate run crawl.yaml --ledger --input 'crawl/CC-MAIN-*/**/*.warc.gz' --log-format json
     """
+    from curate.batches import run_batch
     from curate.config import load_config
-    from curate.pipeline import run_pipeline
+    from curate.oplog import stage_watch
+    from curate.runcard import run_with_card
 
+    _set_log_format(log_format)
     _setup_logging(verbose)
-    cfg, specs = load_config(config)
-    results = run_pipeline(cfg, specs, workers=workers, resume=not fresh, watch=live_progress)
-    _finish(results, title=f"curate run {config}")
-    console.print(f"output: {results[-1].out_dir}")
+    cfg, specs = load_config(config, inputs)
+    title = f"curate run {config}"
+    options = dict(workers=workers, resume=not fresh, watch=stage_watch(progress),
+                   check=lambda results: _finish(results, title=title))
+    if not (ledger or cfg.ledger):
+        results = run_with_card(cfg, specs, config, **options)
+        _say(f"output: {results[-1].out_dir}")
+        return
+    outcome = run_batch(cfg, specs, config, **options)
+    d = outcome.delta.counts()
+    if outcome.batch is None:
+        _say(f"nothing new: {d['skipped']} input files already processed ({d['moved']} moved); no batch written")
+        return
+    b = outcome.batch
+    _say(f"batch {b.id}: {len(b.files)} files ({d['added']} added, {d['changed']} changed; {d['skipped']} skipped)"
+         + (f"; {outcome.waiting} newer files wait for the next run" if outcome.waiting else "")
+         + f"; output: {outcome.results[-1].out_dir}; card: {b.card_path}")
+
+
+@app.command()
+def runs(
+    run_dir: Path = typer.Argument(..., help="A run directory (run_dir of a config)."),
+    as_json: bool = typer.Option(False, "--json", help="Each batch's whole run card, one JSON object per line, for scripts."),
+):
+    """List a run directory's batches and their run cards (to stdout).
+
+    Example:  curate runs runs/crawl --json | jq .tokens
+    """
+    from curate.runs_table import print_runs
+
+    print_runs(run_dir, as_json)
 
 
 @app.command("demo-crawl")
@@ -252,7 +323,16 @@ register_query_commands(app)  # select, sample, mix, report, stats, explain (cur
 
 
 def _error(message: str) -> None:
+    if json_mode():
+        log.error(message)
+        return
     console.print(f"[bold red]error:[/bold red] {message}", highlight=False, markup=True, soft_wrap=True)
+
+
+# typer >= 0.20 ships its own copy of click: its usage errors are not click's classes, so both are caught
+_CLICK_ERRORS = tuple({click.ClickException, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")})
+_ABORTS = tuple({click.exceptions.Abort, typer.Abort,
+                  getattr(sys.modules[typer.BadParameter.__module__], "Abort", click.exceptions.Abort)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,13 +344,19 @@ def main(argv: list[str] | None = None) -> int:
     except CurateError as e:
         _error(str(e))
         return e.exit_code
-    except click.exceptions.Abort:
+    except _ABORTS:
         return EXIT_INTERRUPTED
-    except click.ClickException as e:
-        e.show()
+    except _CLICK_ERRORS as e:
+        if json_mode():
+            log.error(e.format_message())
+        else:
+            e.show()
         return e.exit_code
     except KeyboardInterrupt:
-        console.print("interrupted")
+        if json_mode():
+            log.warning("interrupted")
+        else:
+            console.print("interrupted")
         return EXIT_INTERRUPTED
     except Exception as e:  # noqa: BLE001 - a bug: one line here, the traceback in a file
         fd, path = tempfile.mkstemp(prefix="curate-crash-", suffix=".log")

@@ -71,6 +71,7 @@ class RunConfig(BaseModel):
                                      "rejected there as before).")
     materialize: bool = Field(False, description="Write every stage's kept shards (by default consecutive "
                               "streaming stages run as one pass per shard and only the last one's are written).")
+    ledger: bool = Field(False, description="Process only input files not processed before (a ledger of file contents in run_dir), each run as a new dated batch in run_dir/batches/ (see Batches below).")
 
     @model_validator(mode="after")
     def _cluster_section(self):
@@ -142,8 +143,9 @@ def format_validation_error(e: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def load_config(path: Path) -> tuple[RunConfig, list[StageSpec]]:
-    """Parse and validate a run config; relative paths are taken from the config file's folder."""
+def load_config(path: Path, inputs: list[str] | None = None) -> tuple[RunConfig, list[StageSpec]]:
+    """Parse and validate a run config; relative paths are taken from the config file's folder.
+    `inputs` (`curate run --input`, relative to the working directory) replace the config's."""
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -152,6 +154,8 @@ def load_config(path: Path) -> tuple[RunConfig, list[StageSpec]]:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys (run_dir, inputs, stages, ...)")
+    if inputs:
+        raw["inputs"] = [i if i == "-" else os.path.abspath(i) for i in inputs]
     try:
         cfg = RunConfig(**raw)
     except ValidationError as e:

@@ -74,6 +74,43 @@ def _table(model: type[BaseModel]) -> str:
     return "\n".join(rows)
 
 
+BATCHES = """
+### Batches: `ledger: true` (cron over new dumps)
+
+A run with `ledger: true` (or `curate run CONFIG --ledger`) processes only the input files the run
+directory has not processed before, and writes them as a new dated batch beside the earlier ones:
+
+```
+RUN_DIR/ledger.json                       every input file processed: sha256, size, mtime, last path, batch
+RUN_DIR/dedup-index/                      the dedup index of all batches (when the dedup stage names no `index`)
+RUN_DIR/batches/2026-12-03T142501Z/       batch.json (its files) and the usual NN-stage/ folders
+RUN_DIR/batches/2026-12-03T142501Z.json   its run card (`curate runs RUN_DIR` lists them)
+```
+
+- **New or changed** is decided by content: a file whose sha256 the ledger holds is skipped wherever it
+  is now (renamed, moved, copied; the ledger records the new path). A file whose path, size and mtime
+  equal the ledger's record is not read again; every other file is hashed.
+- **Inputs**: the config's `inputs`, or `--input PATTERN` (repeatable; relative to the working
+  directory; quote globs, `**` crosses folders), which replaces them:
+  `curate run crawl.yaml --input 'crawl/CC-MAIN-*/**/*.warc.gz'`. `--input` also works without a
+  ledger (one run over those files).
+- **Dedup across batches**: each batch is deduplicated against every earlier batch's survivors through
+  the dedup stage's `index` (by default `RUN_DIR/dedup-index`, `dedup-index-NN` for a second dedup
+  stage), and `survivor` defaults to `first-seen`. So two batches together keep the same documents, and
+  the same survivors, as one run over both dumps in arrival order with `survivor: first-seen`
+  (tested on the demo crawl split into two dumps). Global cuts (model-filter `keep_top`, rate buckets,
+  tag clusters) are computed within each batch.
+- **Failure**: the ledger is updated only when a batch has completed and passed the run's checks. A
+  batch that failed or was killed is resumed, with the same files, by the next run before anything
+  newer (files that arrived meanwhile wait for the run after); `--fresh` redoes the current batch
+  from scratch. Nothing new: exit 0 and no batch.
+- **One run at a time**: a run holds `RUN_DIR`'s lock from the scan to the ledger update; an
+  overlapping run exits 75 and changes nothing.
+- Without a ledger, `curate run` works as before on `RUN_DIR/NN-stage/` (resume by manifest) and writes
+  `RUN_DIR/run-card.json` for the latest run.
+"""
+
+
 STAGES_INTRO = """Each entry is `stage: NAME` plus the options below. Any entry may also say `materialize: true`:
 consecutive streaming stages run as one pass per input shard, handing kept documents on in
 memory, and only the last of them writes kept shards (every stage writes its own rejects,
@@ -90,6 +127,7 @@ def render() -> str:
               "\n### `slurm` (with `executor: slurm`)\n", _table(SlurmOptions),
               "\nHow tasks, resume and barrier stages work on a cluster, and a worked 100-node config: "
               "[docs/operations.md](../docs/operations.md)."]
+    parts.append(BATCHES)
     parts.append("\n## Stages\n\n" + STAGES_INTRO)
     for name in sorted(stages):
         cls = stages[name]

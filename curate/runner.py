@@ -289,7 +289,8 @@ class ShardTasks(PipelineStep):
         apply_env(self.env)
         shard, input_hash = self.jobs[rank]
         try:
-            stats = run_shard(self.stages, shard, input_hash, self.out_dirs, self.fmt, self.fingerprints)
+            with log.contextualize(stage=" → ".join(s.name for s in self.stages), shard=shard.name):  # for JSON logs
+                stats = run_shard(self.stages, shard, input_hash, self.out_dirs, self.fmt, self.fingerprints)
         except ShardFailed as e:
             # record and return, so the other shards finish; run_chain reports every failure at the end
             log.opt(exception=e.__cause__).error(str(e))

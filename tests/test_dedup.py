@@ -238,6 +238,20 @@ def test_survivors_do_not_depend_on_input_order(tmp_path):
     assert set(read_all(tmp_path / "oa")[0]) == set(read_all(tmp_path / "ob")[0]) == {f"d{i:03d}" for i in range(10)}
 
 
+def test_first_seen_survivor_follows_input_order(tmp_path):
+    maker = DocMaker(seed=10)
+    texts = [maker.document(100, 200) for _ in range(10)]
+    write_jsonl(tmp_path / "in" / "1-early.jsonl", [{"id": f"z{i}", "text": t} for i, t in enumerate(texts)])
+    write_jsonl(tmp_path / "in" / "2-late.jsonl", [{"id": f"a{i}", "text": maker.edit(t, 0.01) if i % 2 else t}
+                                                   for i, t in enumerate(texts)])
+    run(tmp_path, [str(tmp_path / "in")], "lowest")
+    run(tmp_path, [str(tmp_path / "in")], "first", survivor="first-seen")
+    assert set(read_all(tmp_path / "lowest")[0]) == {f"a{i}" for i in range(10)}  # lowest id: the later copies
+    kept, rejected = read_all(tmp_path / "first")
+    assert set(kept) == {f"z{i}" for i in range(10)}  # first seen: the earlier file's
+    assert {k: v["duplicate_of"] for k, v in rejected.items()} == {f"a{i}": f"z{i}" for i in range(10)}
+
+
 def test_parallel_workers_give_the_same_result(tmp_path):
     maker = DocMaker(seed=13)
     texts = [maker.document(50, 150) for _ in range(20)]

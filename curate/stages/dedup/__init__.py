@@ -39,6 +39,7 @@ class DedupConfig(StageConfig):
     scope: Literal["local", "global"] = Field("global", description="local: dedup within each source only; global: across all sources.")
     index: Path | None = Field(None, description="Persistent index folder (relative: from the working directory, or from the config file's folder in `curate run`): dedup against everything earlier runs kept, then add this run's survivors.")
     source_priority: list[str] = Field(default_factory=list, description="Sources in order of preference for the surviving copy (then lowest id).")
+    survivor: Literal["lowest-id", "first-seen"] = Field("lowest-id", description="After source_priority, the copy that survives: lowest-id (string order; independent of input order) or first-seen (the first in input order, as the index treats earlier runs; the default in a run with `ledger: true`, so batches equal one run over all their files).")
     preset: Literal["curate", "fineweb"] = Field("curate", description="MinHash settings: curate (5-grams, 20 bands x 7 rows) or fineweb (5-grams, 14 x 8).")
     ngram: int | None = Field(None, ge=1, le=32, description="Words per shingle (default: the preset's).")
     bands: int | None = Field(None, ge=1, le=512, description="LSH bands (default: the preset's).")
@@ -103,7 +104,7 @@ class DedupStage(Stage):
     def _settings(self, workers: int) -> ClusterSettings:
         c = self.config
         return ClusterSettings(c.method, c.scope, c.dedup_urls, list(c.source_priority), self.params.bands,
-                               c.memory_limit, workers, self.params.hashes, c.min_similarity)
+                               c.memory_limit, workers, self.params.hashes, c.min_similarity, c.survivor)
 
     def _run_key(self, ctx: PrepareContext) -> str:
         """Names this run's part of the index: changes with the inputs, the config and the output

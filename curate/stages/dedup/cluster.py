@@ -2,7 +2,7 @@
 
 Every document gets an `ord`: index documents keep their iid (0..M-1, earliest first), this
 run's documents follow, ordered by source priority, then id (then shard and row, for equal
-ids). For each key (exact hash, URL hash, each LSH band) DuckDB groups documents by key, out
+ids), or with `survivor: first-seen` by source priority, then input shard and row. For each key (exact hash, URL hash, each LSH band) DuckDB groups documents by key, out
 of core under `memory_limit`, and links every member of a group to the group's smallest
 ord (a star: k-1 pairs, not k^2). Only groups holding at least one document of this run
 matter. The union-find roots are therefore the survivors, the same on every run.
@@ -38,6 +38,7 @@ class ClusterSettings:
     threads: int
     hashes: int = 0
     min_similarity: float = 0.0  # LSH candidates estimated below this are not linked
+    survivor: str = "lowest-id"  # lowest-id | first-seen (input shard and position before id)
 
 
 def connect(db_path: Path, s: ClusterSettings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -72,11 +73,14 @@ def cluster(sig_files: list[Path], index: DedupIndex | None, run_key: str, s: Cl
     with_bands = s.method != "exact"
     bands = s.bands if with_bands else 0
     prio = s.source_priority
+    # first-seen: the order the inputs were given, as the index orders earlier runs (so batches
+    # of a crawl processed one after another keep the copies one run over all of them keeps)
+    order = "d.shard_no, d.row" if s.survivor == "first-seen" else "d.id, d.shard_no, d.row"
     con.execute("CREATE TEMP TABLE prio AS SELECT unnest($1::VARCHAR[]) AS source, generate_subscripts($1::VARCHAR[], 1) AS p", [prio])
     band_cols = "".join(f", {band_column(i)}" for i in range(bands)) + (", d.sketch" if bands else "")
     con.execute(f"""
         CREATE TABLE docs AS
-        SELECT {m} + row_number() OVER (ORDER BY coalesce(prio.p, {len(prio) + 1}), d.id, d.shard_no, d.row) - 1 AS ord,
+        SELECT {m} + row_number() OVER (ORDER BY coalesce(prio.p, {len(prio) + 1}), {order}) - 1 AS ord,
                d.shard_no, d.row, d.id, d.source, d.exact_hi, d.exact_lo, d.url{band_cols}
         FROM read_parquet({_sql_list([str(f) for f in sig_files])}) d LEFT JOIN prio USING (source)
     """)
