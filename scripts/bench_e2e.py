@@ -395,7 +395,7 @@ def side_curate(work: Path, timeout: float, profile: bool = False) -> None:
             return clock(stage.name, real_run_stage, stage, *a, **kw)
         import cProfile
 
-        prof = cProfile.Profile()
+        prof = cProfile.Profile(time.process_time)  # CPU time: wall time on a shared machine measures the others too
         result = clock(stage.name, prof.runcall, real_run_stage, stage, *a, **kw)
         prof.dump_stats(str(out / f"profile-{stage.name}.prof"))
         return result
@@ -512,7 +512,7 @@ def per_stage_rows(dt: dict, cu: dict) -> list[tuple]:
         ("extract (read WARC, URL filter*, main text)", dt_extract, cu_cpu.get("extract", 0.0)),
         ("language filter (curate: lid.176 runs in extract, model-filter reads it)", dt_lang, cu_cpu.get("model-filter", 0.0)),
         ("filter (Gopher, C4, FineWeb; *curate: + URL blocklist)", dt_filter, cu_cpu.get("filter", 0.0)),
-        ("writing the kept documents / start-up", dt_write + unaccounted, 0.0),
+        ("datatrove: writing the filtered documents, executor (curate: inside each stage)", dt_write + unaccounted, 0.0),
         ("dedup (MinHash 14x8, all stages)", dt_dedup, cu_cpu.get("dedup", 0.0)),
     ]
 
@@ -616,6 +616,34 @@ def marginal(small: dict, full: dict) -> str:
     return "\n".join(lines)
 
 
+def projection(small: dict, full: dict, crawl_tb: float, english_share: float) -> str:
+    """Core-hours per stage for a crawl of `crawl_tb` TB of gzipped WARC files, from the per-page costs
+    beyond start-up. Pages in the crawl: its bytes / this input's gzipped WARC bytes per page. Extract and
+    the language check see every page; filter and dedup see the English ones, so their per-page cost here
+    is scaled by english_share / (this input's share of pages that passed the language check)."""
+    n = full["input"]["pages"] - small["input"]["pages"]
+    gz_per_page = full["input"]["warc_bytes"] / full["input"]["pages"]
+    html_per_gz = full["input"]["html_bytes"] / full["input"]["warc_bytes"]
+    pages = crawl_tb * 1e12 / gz_per_page
+    counts = {c["stage"]: c for c in full["curate"]["counts"]}
+    here = counts["model-filter"]["kept"] / counts["model-filter"]["in"]
+    scale = english_share / here
+    lines = [f"{crawl_tb:g} TB of WARC.gz: {pages / 1e9:.2f} billion pages at this input's {gz_per_page / 1e3:.1f} KB of "
+             f"WARC.gz per page ({html_per_gz:.1f} bytes of HTML per WARC.gz byte, {html_per_gz * gz_per_page / 1e3:.0f} KB "
+             f"of HTML per page); {english_share:.0%} English (here {here:.1%}: filter and dedup costs x {scale:.2f})",
+             "| stage | datatrove core-hours | curate core-hours | ratio |", "|---|---:|---:|---:|"]
+    tot_d = tot_c = 0.0
+    for s, f in zip(small["per_stage"], full["per_stage"]):
+        per_d = (f["datatrove_cpu"] - s["datatrove_cpu"]) / n
+        per_c = (f["curate_cpu"] - s["curate_cpu"]) / n
+        k = 1.0 if f["stage"].startswith(("extract", "language")) else scale
+        d, c = pages * per_d * k / 3600, pages * max(per_c, 0.0) * k / 3600
+        tot_d, tot_c = tot_d + d, tot_c + c
+        lines.append(f"| {f['stage']} | {d:,.0f} | {c:,.0f} | " + (f"{d / c:.1f}x |" if c > 0 else "|"))
+    lines.append(f"| **total** | {tot_d:,.0f} | {tot_c:,.0f} | {tot_d / tot_c:.1f}x |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pages", type=int, default=2000, help="pages in the WARC input (real ones plus copies)")
@@ -629,8 +657,20 @@ def main() -> None:
         "per-page extraction time limit (wall seconds) on both sides: curate's default; FineWeb's recipe keeps "
         "datatrove's 1 s, which on a loaded machine cuts pages that need far less CPU"))
     ap.add_argument("--side", choices=("assets", "datatrove", "curate"), help=argparse.SUPPRESS)
+    ap.add_argument("--crawl-tb", type=float, default=100.0, help="the crawl size the core-hours are projected to")
+    ap.add_argument("--english-share", type=float, default=0.45, help="share of the crawl's pages that pass the language check")
+    ap.add_argument("--report-only", action="store_true", help="print the tables again from WORK/results.json")
     args = ap.parse_args()
     work = args.work.resolve()
+    if args.report_only:
+        results = json.loads((work / "results.json").read_text())
+        for name in ("quick", "startup", "full"):
+            if name in results:
+                print(f"\n## {name}: {results[name]['input']['pages']} pages\n\n{results[name]['text']}")
+        if "startup" in results:
+            print("\n" + marginal(results["startup"], results["full"]))
+            print("\n" + projection(results["startup"], results["full"], args.crawl_tb, args.english_share))
+        return
     if args.side == "assets":
         return side_assets(work)
     if args.side == "datatrove":
@@ -653,6 +693,7 @@ def main() -> None:
         print(f"\n## {name}: {case['input']['pages']} pages\n\n{case['text']}")
     if "startup" in results:
         text = marginal(results["startup"], results["full"])
+        text += "\n\n" + projection(results["startup"], results["full"], args.crawl_tb, args.english_share)
         results["marginal"] = text
         print("\n" + text)
     (work / "results.json").write_text(json.dumps(results, indent=1))
