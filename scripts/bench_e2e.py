@@ -59,7 +59,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -128,7 +128,7 @@ def near_copy(html: bytes, rate: float, seed: int) -> bytes:
 
 
 def with_query(url: str, key: str, value: int) -> str:
-    base, _, frag = url.partition("#")
+    base = url.split("#", 1)[0]
     return f"{base}{'&' if '?' in base else '?'}{key}={value}"
 
 
@@ -214,13 +214,11 @@ def _tree_rss(pid: int) -> int:
     while todo:
         p = todo.pop()
         try:
-            for line in open(f"/proc/{p}/status"):
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-                    break
+            status = Path(f"/proc/{p}/status").read_text()
+            total += int(re.search(r"^VmRSS:\s+(\d+)", status, re.M).group(1)) * 1024
             for task in os.listdir(f"/proc/{p}/task"):
-                todo += [int(c) for c in open(f"/proc/{p}/task/{task}/children").read().split()]
-        except (OSError, ValueError):
+                todo += [int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split()]
+        except (OSError, ValueError, AttributeError):  # gone meanwhile, or a zombie without VmRSS
             continue
     return total
 
