@@ -378,34 +378,50 @@ stages:
 """
 
 
-def side_curate(work: Path, timeout: float, profile: bool = False) -> None:
-    out = work / "curate"
+def side_curate(work: Path, timeout: float, profile: bool = False, staged: bool = False) -> None:
+    """`curate run` of CURATE_CONFIG. staged: every stage's shards written and no language push-down
+    (`materialize: true`, `language_push_down: false`), as curate ran before the fused pass."""
+    out = work / ("curate-staged" if staged else "curate")
     config = out / "config.yaml"
-    config.write_text(CURATE_CONFIG.format(input=work / "input" / "warc", timeout=timeout))
+    text = CURATE_CONFIG.format(input=work / "input" / "warc", timeout=timeout)
+    if staged:
+        text = text.replace("workers: 1\n", "workers: 1\nmaterialize: true\nlanguage_push_down: false\n")
+    config.write_text(text)
     import curate.pipeline as pipeline
     from curate.config import load_config
 
     clock = StageClock()
-    real_run_stage = pipeline.run_stage
+    real_run_chain = pipeline.run_chain
 
-    def timed_run_stage(stage, *a, **kw):
+    def timed_run_chain(stages, *a, **kw):
+        name = "+".join(s.name for s in stages)
         if not profile:
-            return clock(stage.name, real_run_stage, stage, *a, **kw)
+            return clock(name, real_run_chain, stages, *a, **kw)
         import cProfile
 
         prof = cProfile.Profile(time.process_time)  # CPU time: wall time on a shared machine measures the others too
-        result = clock(stage.name, prof.runcall, real_run_stage, stage, *a, **kw)
-        prof.dump_stats(str(out / f"profile-{stage.name}.prof"))
+        result = clock(name, prof.runcall, real_run_chain, stages, *a, **kw)
+        prof.dump_stats(str(out / f"profile-{name}.prof"))
         return result
 
-    pipeline.run_stage = timed_run_stage  # the same run as `curate run`, with each stage's CPU measured
+    pipeline.run_chain = timed_run_chain  # the same run as `curate run`, with each pass's CPU measured
     cfg, specs = load_config(config)
     results = pipeline.run_pipeline(cfg, specs, workers=1, resume=False)
     problems = pipeline.chain_problems(results)
     if problems:
         sys.exit("curate run unbalanced: " + "; ".join(problems))
-    counts = [{"stage": r.stage, "in": r.stats.docs_in, "kept": r.stats.kept, "rejected": r.stats.rejected} for r in results]
-    (out / "stages.json").write_text(json.dumps({"stages": clock.stages, "counts": counts,
+    # a fused pass's CPU is split over its stages by their own seconds (the runner times each stage's part)
+    own = {r.stage: r.stats.seconds for r in results}
+    stages = []
+    for p in clock.stages:
+        names = p["stage"].split("+")
+        total = sum(own.get(n, 0.0) for n in names) or 1.0
+        for n in names:
+            share = own.get(n, 0.0) / total if len(names) > 1 else 1.0
+            stages.append({"stage": n, "cpu": p["cpu"] * share, "wall": p["wall"] * share, "pass": p["stage"]})
+    counts = [{"stage": r.stage, "in": r.stats.docs_in, "kept": r.stats.kept, "rejected": r.stats.rejected,
+               "seconds": r.stats.seconds} for r in results]
+    (out / "stages.json").write_text(json.dumps({"stages": stages, "passes": clock.stages, "counts": counts,
                                                  "final": str(results[-1].out_dir)}))
 
 
@@ -576,7 +592,7 @@ def print_profiles(work: Path, top: int) -> str:
 # ------------------------------------------------------------------ main
 
 
-def run_case(work: Path, pages: int, shards: int, timeout: float, profile: bool = False) -> dict:
+def run_case(work: Path, pages: int, shards: int, timeout: float, profile: bool = False, staged: bool = False) -> dict:
     """Build the input of one size, run datatrove then curate on it, compare what they kept."""
     t0 = time.perf_counter()
     info = build_input(work, pages, shards)
@@ -590,6 +606,12 @@ def run_case(work: Path, pages: int, shards: int, timeout: float, profile: bool 
             "ratio_cpu": dt["cpu"] / cu["cpu"], "agreement": agree,
             "per_stage": [{"stage": s, "datatrove_cpu": d, "curate_cpu": c} for s, d, c in per_stage_rows(dt, cu)]}
     case["text"] = report(info, dt, cu, agree)
+    if staged:
+        st = run_side("curate-staged", work, timeout)
+        case["curate_staged"] = st
+        case["text"] += (f"\n\ncurate as before the fused pass (materialize: true, language_push_down: false): "
+                         f"{st['cpu']:.1f} CPU s, {dt['cpu'] / st['cpu']:.1f}x datatrove; per stage: "
+                         + ", ".join(f"{x['stage']} {x['cpu']:.1f}" for x in st["stages"]))
     if profile:
         run_side("curate", work, timeout, extra=["--profile"])
         case["text"] += "\n" + print_profiles(work, top=15)
@@ -654,7 +676,9 @@ def main() -> None:
     ap.add_argument("--extract-timeout", type=float, default=5.0, help=(
         "per-page extraction time limit (wall seconds) on both sides: curate's default; FineWeb's recipe keeps "
         "datatrove's 1 s, which on a loaded machine cuts pages that need far less CPU"))
-    ap.add_argument("--side", choices=("assets", "datatrove", "curate"), help=argparse.SUPPRESS)
+    ap.add_argument("--staged", action="store_true", help=(
+        "also run curate as before the fused pass (every stage's shards written, no language push-down)"))
+    ap.add_argument("--side", choices=("assets", "datatrove", "curate", "curate-staged"), help=argparse.SUPPRESS)
     ap.add_argument("--crawl-tb", type=float, default=100.0, help="the crawl size the core-hours are projected to")
     ap.add_argument("--english-share", type=float, default=0.45, help="share of the crawl's pages that pass the language check")
     ap.add_argument("--report-only", action="store_true", help="print the tables again from WORK/results.json")
@@ -673,8 +697,8 @@ def main() -> None:
         return side_assets(work)
     if args.side == "datatrove":
         return side_datatrove(work, args.extract_timeout)
-    if args.side == "curate":
-        return side_curate(work, args.extract_timeout, profile=args.profile)
+    if args.side in ("curate", "curate-staged"):
+        return side_curate(work, args.extract_timeout, profile=args.profile, staged=args.side == "curate-staged")
     if not (READABILITY.exists() and TRAFEVAL.exists()):
         sys.exit(f"{SHARED} not found: this benchmark needs ../shared/data (readability_testpages, trafilatura_eval)")
     work.mkdir(parents=True, exist_ok=True)
@@ -686,7 +710,7 @@ def main() -> None:
     else:
         if not args.no_startup_run:
             results["startup"] = run_case(work / "startup", SMALL_PAGES, args.shards, args.extract_timeout)
-        results["full"] = run_case(work / "full", args.pages, args.shards, args.extract_timeout, args.profile)
+        results["full"] = run_case(work / "full", args.pages, args.shards, args.extract_timeout, args.profile, args.staged)
     for name, case in results.items():
         print(f"\n## {name}: {case['input']['pages']} pages\n\n{case['text']}")
     if "startup" in results:
