@@ -122,7 +122,7 @@ class TagStage(Stage):
         "curate tag in/ -o out/ --taggers topic=my-topic,format=my-format "
         "--taxonomies topic=weborganizer-topics,format=weborganizer-formats\n"
         "curate tag in/ -o out/ --cluster 24 --cluster-sample 20000\n"
-        "curate train-classifier labelled/ --labels topic --features tag --epoch 25 -o models/my-topic.bin --name my-topic"
+        "curate train-classifier labelled/ --labels topic --features tag2 --epoch 25 -o models/my-topic.bin --name my-topic"
     )
 
     prepared: ClusterFit | None = None
@@ -195,8 +195,8 @@ class TagStage(Stage):
 
     def tag_batch(self, batch: list[dict]) -> None:
         """Add this stage's columns to a batch of documents in place."""
-        for doc in batch:
-            url = parse_url(doc.get(URL))
+        urls = [parse_url(doc.get(URL)) for doc in batch]  # parsed once, for the columns, rules and taggers
+        for doc, url in zip(batch, urls):
             doc["url_domain"] = url.domain or None
             doc["url_tld"] = url.tld or None
             doc["url_path_tokens"] = list(url.path_tokens)
@@ -204,7 +204,6 @@ class TagStage(Stage):
                 doc["url_tags"] = tag_url(self._rules, url)
         if self._taggers:
             texts = [d.get(TEXT) or "" for d in batch]
-            urls = [d.get(URL) for d in batch]
             for tagger in self._taggers:
                 for column, values in tagger.tag(texts, urls, self.config.max_chars, self.config.distribution).items():
                     for doc, v in zip(batch, values):
