@@ -249,7 +249,7 @@ class TagStage(Stage):
         info = register_model(ModelInfo(
             name=cfg.cluster_name, path=str(path.resolve()), sha256="", license="fitted locally on the user's data",
             origin="curate tag --cluster", kind="clusters",
-            meta={"params": params.__dict__, "vectors": f"hashed TF-IDF ({clustering.N_FEATURES} features) -> LSA",
+            meta={"params": params.__dict__, "vectors": f"TF-IDF ({clustering.MAX_FEATURES:,} most frequent sample words) -> LSA",
                   "fitted_on": len(texts), "clusters": model.describe()},
         ))
         return ClusterFit(str(path.resolve()), info.sha256, model.describe())

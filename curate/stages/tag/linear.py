@@ -6,10 +6,9 @@ accuracy at this data size. fastText averages word vectors it learns from scratc
 documents per label it cannot learn good ones, while TF-IDF weighting plus a large-margin linear
 model needs no embedding at all.
 
-Tagging stays at fastText speed because nothing runs per word in Python: a batch's words are
-looked up in the vocabulary through `map(dict.get, ...)` (C), counted in one sparse matrix,
-weighted (1 + log tf) x idf and L2-normalised in numpy, and scored with one sparse x dense
-product. The scores equal scikit-learn's `TfidfVectorizer(analyzer=str.split, sublinear_tf=True)`
+Tagging stays at fastText speed because nothing runs per word in Python (tfidf.py: vocabulary
+lookups in a C loop, counts, weights and norms in numpy) and a batch is scored with one sparse x
+dense product. The scores equal scikit-learn's `TfidfVectorizer(analyzer=str.split, sublinear_tf=True)`
 followed by the classifier's `decision_function` (checked in tests/test_tag_linear.py).
 
 Probabilities are the softmax of the scores: exact for the logistic loss; for the SVM loss
@@ -23,10 +22,11 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import asdict, dataclass
-from itertools import chain, repeat
 from pathlib import Path
 
 import numpy as np
+
+from curate.stages.tag.tfidf import fit_vocabulary, tfidf
 
 LOSSES = ("svm", "logistic")
 SUFFIX = ".npz"
@@ -53,20 +53,7 @@ class LinearModel:
 
     def matrix(self, lines: list[str]):
         """Rows of L2-normalised sublinear TF-IDF (scipy CSR), one per line."""
-        from scipy.sparse import csr_matrix
-        from sklearn.preprocessing import normalize
-
-        words = [line.split() for line in lines]
-        lens = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-        ids = np.fromiter(map(self.vocab.get, chain.from_iterable(words), repeat(-1)), dtype=np.int64,
-                          count=int(lens.sum()))
-        rows = np.repeat(np.arange(len(words), dtype=np.int64), lens)
-        known = ids >= 0
-        ones = np.ones(int(known.sum()), dtype=np.float32)
-        m = csr_matrix((ones, (rows[known], ids[known])), shape=(len(words), len(self.idf)))  # duplicates summed
-        m.sum_duplicates()
-        m.data = (np.log(m.data) + 1.0) * self.idf[m.indices]
-        return normalize(m, copy=False)  # rows to unit length in place (empty rows stay empty)
+        return tfidf([line.split() for line in lines], self.vocab, self.idf)
 
     def scores(self, lines: list[str]) -> np.ndarray:
         return np.asarray(self.matrix(lines) @ self.coef) + self.intercept
@@ -82,16 +69,14 @@ class LinearModel:
 
 def fit(lines: list[str], labels: list[str], params: LinearParams = LinearParams()) -> LinearModel:
     """Fit the vocabulary, idf and the linear model on training lines (the tag line of each document)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     if params.loss not in LOSSES:
         raise ValueError(f"unknown loss {params.loss!r}: {' or '.join(LOSSES)}")
     classes = sorted(set(labels))
     if len(classes) < 2:
         raise ValueError(f"need at least two labels, got {classes}")
-    vectorizer = TfidfVectorizer(analyzer=str.split, sublinear_tf=True, min_df=params.min_df if len(lines) >= 50 else 1,
-                                 dtype=np.float32)
-    x = vectorizer.fit_transform(lines)
+    words = [line.split() for line in lines]
+    vocab, idf = fit_vocabulary(words, params.min_df if len(lines) >= 50 else 1)
+    x = tfidf(words, vocab, idf)
     if params.loss == "svm":
         from sklearn.svm import LinearSVC
 
@@ -106,9 +91,7 @@ def fit(lines: list[str], labels: list[str], params: LinearParams = LinearParams
     if len(clf.classes_) == 2:  # binary: one score for classes_[1]; make it two symmetric columns
         coef = np.vstack([-coef[0] / 2, coef[0] / 2])
         intercept = np.array([-intercept[0] / 2, intercept[0] / 2], dtype=np.float32)
-    vocab = {w: int(i) for w, i in vectorizer.vocabulary_.items()}
-    return LinearModel(tuple(str(c) for c in clf.classes_), vocab, vectorizer.idf_.astype(np.float32),
-                       np.ascontiguousarray(coef.T), intercept, params)
+    return LinearModel(tuple(str(c) for c in clf.classes_), vocab, idf, np.ascontiguousarray(coef.T), intercept, params)
 
 
 def save(model: LinearModel, path: Path) -> None:
