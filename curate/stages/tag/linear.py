@@ -1,7 +1,7 @@
 """A linear TF-IDF tagger: the tag line's words -> sublinear TF-IDF -> one linear score per label.
 
 Why (measured in scripts/bench_tag.py on WebOrganizer's dev documents, a few thousand training
-documents for 24 labels): a linear SVM on TF-IDF words beats a fastText tagger by 15-20 points of
+documents for 24 labels): a linear SVM on TF-IDF words beats a fastText tagger by 11-16 points of
 accuracy at this data size. fastText averages word vectors it learns from scratch; with ~150
 documents per label it cannot learn good ones, while TF-IDF weighting plus a large-margin linear
 model needs no embedding at all.
