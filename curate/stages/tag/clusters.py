@@ -6,8 +6,9 @@ and merged the clusters into fewer groups before searching mixtures over them. H
 vectors need no model file: TF-IDF over the sample's 50,000 most frequent words (tfidf.py: no
 per-word Python) reduced by a truncated SVD to `dims` dimensions (LSA) and L2-normalised, all
 float32; MiniBatchKMeans fits the centres. About 0.7 ms of CPU per sample document to fit and
-0.2 ms per document to assign (bench_tag.py), so assigning scales with the workers. `merge_to` optionally groups the k centres into fewer groups (Ward
-agglomeration of the centres), CLIMB's regrouping step. Each cluster is described by its most
+0.2 ms per document to assign (bench_tag.py), so assigning scales with the workers. `merge_to`
+optionally groups the k centres into fewer groups (Ward agglomeration of the centres), CLIMB's
+regrouping step. Each cluster is described by its most
 distinctive terms in the sample and the URLs of the sample documents nearest its centre.
 
 The fitted model (joblib) goes to the models registry with its parameters and descriptions, so a

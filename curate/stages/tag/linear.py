@@ -8,8 +8,9 @@ model needs no embedding at all.
 
 Tagging runs at about fastText's speed (bench_tag.py: 0.97x a plain fastText predict loop on
 4 KB documents) because nothing runs per word in Python (tfidf.py: vocabulary lookups in a C loop,
-counts, weights and norms in numpy) and a batch is scored with one sparse x dense product. The scores equal scikit-learn's `TfidfVectorizer(analyzer=str.split, sublinear_tf=True)`
-followed by the classifier's `decision_function` (checked in tests/test_tag_linear.py).
+counts, weights and norms in numpy) and a batch is scored with one sparse x dense product. The
+scores equal scikit-learn's `TfidfVectorizer(analyzer=str.split, sublinear_tf=True)` followed by
+the classifier's `decision_function` (checked in tests/test_tag_linear.py).
 
 Probabilities are the softmax of the scores: exact for the logistic loss; for the SVM loss
 (the default: more accurate here) a monotone confidence, not a calibrated probability.

@@ -2,9 +2,10 @@
 probability, and optionally every label's probability.
 
 A model is a fastText classifier (.bin/.ftz) or a linear TF-IDF tagger (.npz, linear.py: more
-accurate on a few thousand labelled documents). A tagger is configured as `COLUMN=MODEL` (MODEL: a registered name, e.g. the built-in
-`sib200-topic`, or a .bin/.ftz path); plain `MODEL` writes to the column the model records in the
-registry (built-ins: `topic`) or else to a column named after the model. Models trained with
+accurate on a few thousand labelled documents). A tagger is configured as `COLUMN=MODEL` (MODEL:
+a registered name, e.g. the built-in `sib200-topic`, or a .bin/.ftz/.npz path); plain `MODEL`
+writes to the column the model records in the registry (built-ins: `topic`) or else to a column
+named after the model. Models trained with
 `curate train-classifier --labels COLUMN --features tag2` record their feature set; the tagger
 builds the same line (features.py). A document with no text gets `unknown` and probability 0.
 """
