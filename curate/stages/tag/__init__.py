@@ -53,7 +53,7 @@ class TagConfig(StageConfig):
     distribution: bool = Field(False, description="Also write every label's probability as COLUMN__LABEL.")
     max_chars: int | None = Field(10_000, ge=1, description="Taggers read the first N characters of each document.")
     cluster: int | None = Field(None, ge=2, description=(
-        "Cluster into K groups (hashed TF-IDF -> LSA -> mini-batch k-means fitted on a sample); writes "
+        "Cluster into K groups (TF-IDF -> LSA -> mini-batch k-means fitted on a sample); writes "
         "cluster and cluster_distance. Needs a first pass over the inputs."))
     cluster_sample: int = Field(20_000, ge=10, description="Documents (sampled at random) to fit the clusters on.")
     cluster_dims: int = Field(100, ge=2, description="LSA dimensions (truncated SVD) of the document vectors.")
