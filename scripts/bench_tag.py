@@ -160,12 +160,13 @@ def bench_speed(docs: list[dict], tmp: Path, n: int = 10_000) -> dict:
 
     # CPU time of this process (docs per CPU-second = docs/s/core; every step here is single-threaded),
     # the systems interleaved, best of 3 rounds: the machine is shared and wall time mostly measures waiting
-    rates = {"floor": [], "url": [], "fasttext": [], "linear": []}
+    rates = {"floor": [], "url": [], "fasttext": [], "linear": [], "builtin": []}
     for _ in range(3):
         rates["floor"].append(floor())
         rates["url"].append(stage_rate([], "starter"))
         rates["fasttext"].append(stage_rate(["topic=wo-check-topic-fasttext"], "starter"))
         rates["linear"].append(stage_rate(["topic=wo-check-topic-linear"], "starter"))
+        rates["builtin"].append(stage_rate(["topic=sib200-topic"], "starter"))  # the default configuration
     best = {k: max(v) for k, v in rates.items()}
     out = {"docs": n, "avg_kb": round(avg / 1000, 2), "docs_per_s": {k: round(v) for k, v in best.items()},
            "ratio_to_floor": {k: round(v / best["floor"], 3) for k, v in best.items()}}
@@ -173,7 +174,8 @@ def bench_speed(docs: list[dict], tmp: Path, n: int = 10_000) -> dict:
           f"{best['floor']:,.0f} docs/s; tag stage URL features + starter rules {best['url']:,.0f} "
           f"({best['url'] / best['floor']:.2f}x); + fastText tag2 tagger {best['fasttext']:,.0f} "
           f"({best['fasttext'] / best['floor']:.2f}x); + linear tagger {best['linear']:,.0f} "
-          f"({best['linear'] / best['floor']:.2f}x)", flush=True)
+          f"({best['linear'] / best['floor']:.2f}x); the default configuration (+ built-in sib200-topic, char n-grams) "
+          f"{best['builtin']:,.0f} ({best['builtin'] / best['floor']:.2f}x)", flush=True)
     return out
 
 

@@ -111,7 +111,7 @@ class TagStage(Stage):
 
     name = "tag"
     Config = TagConfig
-    version = "1"
+    version = "2"  # 2: clusters on vocabulary TF-IDF (different vectors than version 1's hashed ones)
     columns = {
         "url_domain": pa.string(), "url_tld": pa.string(), "url_path_tokens": pa.list_(pa.string()),
         "url_tags": pa.list_(pa.string()), "cluster": pa.int32(), "cluster_distance": pa.float32(),
