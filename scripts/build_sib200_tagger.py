@@ -40,6 +40,7 @@ DEFAULT_OUT = ROOT / "curate" / "assets" / "models" / "sib200-topic.ftz"
 PARAMS = dict(epoch=25, lr=0.5, dim=64, wordNgrams=2, minn=2, maxn=4, bucket=400_000, minCount=1)
 PLAIN = dict(epoch=25, lr=0.5, dim=100, wordNgrams=1, minn=0, maxn=0, bucket=2_000_000, minCount=1)
 QUANTIZE = dict(qnorm=True, retrain=False, cutoff=200_000, dsub=2)
+MAX_CHARS = 1_000
 MIN_ACCURACY = 0.30  # below this on dev (chance is ~0.14-0.25) a run is treated as diverged
 
 
@@ -179,6 +180,9 @@ def main() -> int:
         "taxonomy": "sib200-topics",
         "params": params, "seed": seed, "quantized": quantize, "quantize": QUANTIZE if quantize else None,
         "train_sentences": len(train_rows), "dev": metrics, "seconds": round(time.perf_counter() - t0, 1),
+        # the tag stage reads this much of each document with this model: its character n-grams make
+        # every word cost ~10 lookups, and a page's start says its topic (bench_tag.py speed)
+        "max_chars": MAX_CHARS,
         "license": "CC-BY-SA-4.0 (trained on SIB-200 / FLORES-200 sentences; Adelani et al. 2024)",
     }
     import hashlib

@@ -88,3 +88,13 @@ def test_not_a_linear_tagger_is_a_clear_error(tmp_path, models):
     stage = TagStage(TagConfig(taggers=[f"topic={bad}"], url_rules=None))
     with pytest.raises(StageError, match="not a linear tagger"):
         run_stage(stage, resolve_inputs([str(tmp_path / "in")], TagStage.input_suffixes), tmp_path / "out")
+
+
+def test_builtin_tagger_reads_the_start_of_a_document():
+    from curate.stages.tag.taggers import load_tagger
+
+    tagger = load_tagger("sib200-topic")
+    assert tagger.features == "tag2" and tagger.max_chars == 1_000
+    text = "The football match ended with a late goal.\n" + "x " * 5_000
+    one = tagger.tag([text], [None], 10_000)
+    assert one == tagger.tag([text[:1_000]], [None], None)  # nothing after the model's max_chars is read

@@ -109,4 +109,8 @@ def load_tagger(spec: str, verify: bool = False) -> Tagger:
     if features not in FEATURE_SETS:
         raise StageError(f"tagger {name!r}: unknown feature set {features!r} in its registry entry")
     column = column or info.meta.get("column") or column_for(info.name)
-    return Tagger(column, info.name, str(path), info.sha256, labels, features, info.meta.get("taxonomy"))
+    # a model may record how much of a document it reads (the built-in one: sentences-trained, char n-grams
+    # make long lines slow, and the start of a page says its topic)
+    max_chars = info.meta.get("max_chars")
+    return Tagger(column, info.name, str(path), info.sha256, labels, features, info.meta.get("taxonomy"),
+                  "fasttext", int(max_chars) if max_chars else None)
