@@ -3,6 +3,7 @@ the fitted model is registered and reusable, and every document gets a cluster a
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -77,3 +78,30 @@ def test_too_few_documents_for_k_is_a_clear_error(tmp_path, models):
     r = run_cli("tag", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--taggers", "", "--cluster", "24",
                 env={"CURATE_MODELS_DIR": str(models)})
     assert r.returncode == 2 and "cannot make 24 clusters" in r.stderr.decode() and "Traceback" not in r.stderr.decode()
+
+
+def test_cluster_model_of_the_first_version_asks_for_a_refit(tmp_path):
+    import joblib
+
+    from curate.stage import StageError
+    from curate.stages.tag import clusters
+
+    joblib.dump({"format": "hashed"}, tmp_path / "old.joblib")  # no `format` attribute: version 1
+    with pytest.raises(StageError, match="fit it again"):
+        clusters.load(str(tmp_path / "old.joblib"), "x")
+
+
+def test_vectorised_top_terms_and_assignment_agree_with_the_fit():
+    from curate.stages.tag import clusters
+
+    docs = _corpus(300, seed=6)
+    texts, names = [d["text"] for d in docs], [d["url"] for d in docs]
+    model = clusters.fit(texts, names, clusters.ClusterParams(k=3, dims=8, sample=300))
+    nearest, dist = model.assign(texts)
+    assert sorted(np.bincount(nearest, minlength=3).tolist()) == sorted(model.sizes)
+    v = model.vectors(texts)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+    assert np.allclose(dist, np.linalg.norm(v - model.centers[nearest], axis=1), atol=1e-4)
+    for c, terms in enumerate(model.terms):  # each cluster's top terms come from its topic's words
+        topic = max(TOPICS, key=lambda t: sum(w in TOPICS[t] for w in terms))
+        assert sum(w in TOPICS[topic] for w in terms[:5]) >= 4

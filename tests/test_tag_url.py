@@ -100,3 +100,16 @@ def test_starter_rule_file_loads_and_tags_typical_urls():
     assert "news" in tag_url(rules, parse_url("https://www.example.com/2021/03/some-story"))
     assert "legal" in tag_url(rules, parse_url("https://shop.example.com/privacy-policy"))
     assert tag_url(rules, parse_url("https://example.com/")) == []
+
+
+def test_rules_cached_per_host_give_the_same_tags_as_each_rule_in_turn():
+    from curate.stages.tag import STARTER_RULES
+
+    rules = load_rules(STARTER_RULES)
+    urls = [f"https://{host}{path}" for host in ("www.mit.edu", "news.bbc.co.uk", "en.wikipedia.org", "forum.example.com",
+                                                  "stackoverflow.com", "blog.example.org", "192.168.0.1:8080", "xn--bcher-kva.de")
+            for path in ("/", "/forum/threads/1", "/news/2021/05/a", "/questions/12", "/docs/api/x", "/blog/post")]
+    for url in urls * 2:  # the second round is answered from the per-host cache
+        parts = parse_url(url)
+        assert tag_url(rules, parts) == tag_url(list(rules), parts), url
+    assert len(rules._by_host) == 8

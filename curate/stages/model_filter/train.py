@@ -55,11 +55,16 @@ class TrainParams:
     ratio: float = 1.0  # at most `ratio` times as many training examples per class as the smallest class
     quantize: bool = False  # a small .ftz (product quantisation, vocabulary cut to `cutoff` words)
     cutoff: int = 100_000
-    # "text": the DCLM-style line model-filter scores; "tag": the tag stage's line (lower-cased, title
-    # repeated, URL tokens; curate/stages/tag/features.py). Recorded in the registry, so taggers match it.
+    # "text": the DCLM-style line model-filter scores; "tag2" (or the older "tag"): the tag stage's line
+    # (lower-cased, title repeated, URL tokens; curate/stages/tag/features.py). Recorded in the registry,
+    # so taggers build the line their model learnt from.
     features: str = "text"
     minn: int = 0  # character n-grams from minn to maxn (0 = none); help on small or multilingual data
     maxn: int = 0
+    # "fasttext", or "linear": TF-IDF words -> linear SVM (curate/stages/tag/linear.py), a tagger that is
+    # far more accurate than fastText on a few thousand labelled documents; `c` is its regularisation
+    model: str = "fasttext"
+    c: float = 0.5
 
 
 @dataclass
@@ -116,12 +121,12 @@ def split_and_balance(examples: list[tuple[str, str]], params: TrainParams) -> t
     return balanced, valid
 
 
-def evaluate(scorer: ModelScorer, valid: list[tuple[str, str]]) -> dict:
+def evaluate(scorer: ModelScorer, valid: list[tuple[str, str]], predict_top=None) -> dict:
     """Precision/recall/F1 on the held-out split: of the positive label for a binary model, else
     per label plus accuracy and macro F1 (prediction = the most probable label)."""
     if not valid:
         return {}
-    ft_labels, _ = _predict_top(scorer, [line for _, line in valid])
+    ft_labels = (predict_top or (lambda lines: _predict_top(scorer, lines)[0]))([line for _, line in valid])
     gold = [label for label, _ in valid]
     per_label = {}
     for label in scorer.labels:
@@ -225,37 +230,15 @@ def train_classifier(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     quantize = params.quantize or out.suffix == ".ftz"
-    with tempfile.TemporaryDirectory(prefix="curate-train-") as tmp:
-        train_file = Path(tmp) / "train.txt"
-        with open(train_file, "w", encoding="utf-8") as f:
-            for label, line in train:
-                f.write(f"__label__{label} {line}\n")
-        # fastText leaks state between trainings in one process (a second one sometimes fails with
-        # "Encountered NaN" on the same data), so each training gets a fresh process.
-        tmp_out = temp_path(out)
-        name = name or out.stem
-        positive_label = POSITIVE if label_column is None else None
-        # fastText sometimes diverges without NaN (near-chance accuracy with settings that worked a run
-        # earlier): a model no better than always answering the commonest held-out label is retrained
-        # with the next seed, in a fresh process.
-        retries = 0
-        while True:
-            try:
-                labels = _fit_in_fresh_process(train_file, tmp_out, params, quantize)
-            except StageError as e:  # NaN loss: the same data often trains fine with another seed
-                if "NaN" not in str(e) or retries == MAX_RETRIES:
-                    raise
-                retries += 1
-                params = replace(params, seed=params.seed + 1)
-                continue
-            load_fasttext.cache_clear()  # a model saved over an older file at the same path
-            scorer = ModelScorer(name, str(tmp_out.resolve()), column_for(name), labels, positive_label)
-            metrics = evaluate(scorer, valid)
-            if not _looks_diverged(metrics, valid) or retries == MAX_RETRIES:
-                break
-            retries += 1
-            params = replace(params, seed=params.seed + 1)
-        os.replace(tmp_out, out)
+    name = name or out.stem
+    positive_label = POSITIVE if label_column is None else None
+    retries = 0
+    if params.model == "linear":
+        labels, metrics = _train_linear(train, valid, out, name, params, positive_label)
+    elif params.model != "fasttext":
+        raise StageError(f"unknown model type {params.model!r}: fasttext or linear")
+    else:
+        labels, metrics, retries, params = _train_fasttext(train, valid, out, name, params, quantize, positive_label)
     scorer = ModelScorer(name, str(out.resolve()), column_for(name), labels, positive_label)
     load_fasttext.cache_clear()
     if retries:
@@ -288,7 +271,64 @@ def train_classifier(
                        dict(sorted(Counter(label for label, _ in valid).items())), metrics, time.perf_counter() - t0)
 
 
+def _train_fasttext(train: list[tuple[str, str]], valid: list[tuple[str, str]], out: Path, name: str,
+                    params: TrainParams, quantize: bool, positive_label: str | None):
+    """Fit in a fresh process, retrain with the next seed when it diverged; (labels, metrics, retries, params)."""
+    retries = 0
+    with tempfile.TemporaryDirectory(prefix="curate-train-") as tmp:
+        train_file = Path(tmp) / "train.txt"
+        with open(train_file, "w", encoding="utf-8") as f:
+            for label, line in train:
+                f.write(f"__label__{label} {line}\n")
+        # fastText leaks state between trainings in one process (a second one sometimes fails with
+        # "Encountered NaN" on the same data), so each training gets a fresh process.
+        tmp_out = temp_path(out)
+        # fastText sometimes diverges without NaN (near-chance accuracy with settings that worked a run
+        # earlier): a model no better than always answering the commonest held-out label is retrained
+        # with the next seed, in a fresh process.
+        while True:
+            try:
+                labels = _fit_in_fresh_process(train_file, tmp_out, params, quantize)
+            except StageError as e:  # NaN loss: the same data often trains fine with another seed
+                if "NaN" not in str(e) or retries == MAX_RETRIES:
+                    raise
+                retries += 1
+                params = replace(params, seed=params.seed + 1)
+                continue
+            load_fasttext.cache_clear()  # a model saved over an older file at the same path
+            scorer = ModelScorer(name, str(tmp_out.resolve()), column_for(name), labels, positive_label)
+            metrics = evaluate(scorer, valid)
+            if not _looks_diverged(metrics, valid) or retries == MAX_RETRIES:
+                break
+            retries += 1
+            params = replace(params, seed=params.seed + 1)
+        os.replace(tmp_out, out)
+    return labels, metrics, retries, params
+
+
 MAX_RETRIES = 2
+
+
+def _train_linear(train: list[tuple[str, str]], valid: list[tuple[str, str]], out: Path, name: str,
+                  params: TrainParams, positive_label: str | None) -> tuple[tuple[str, ...], dict]:
+    """Fit a linear TF-IDF tagger (no divergence to guard against: the fit is convex), evaluate, save."""
+    from curate.stages.tag import linear
+
+    if out.suffix != linear.SUFFIX:
+        raise StageError(f"a linear model is saved as {linear.SUFFIX}, not {out.suffix or 'no suffix'}: -o {out.with_suffix(linear.SUFFIX)}")
+    lp = linear.LinearParams(c=params.c, max_chars=params.max_chars or linear.LinearParams.max_chars,
+                             features=params.features, seed=params.seed)
+    try:
+        model = linear.fit([line for _, line in train], [label for label, _ in train], lp)
+    except ValueError as e:
+        raise StageError(f"linear model: {e}") from None
+    scorer = ModelScorer(name, str(out), column_for(name), model.labels, positive_label)
+    metrics = evaluate(scorer, valid, lambda lines: [model.labels[i] for i in model.scores(lines).argmax(axis=1)])
+    tmp_out = temp_path(out)
+    linear.save(model, tmp_out)
+    os.replace(tmp_out, out)
+    linear.load.cache_clear()
+    return model.labels, metrics
 
 
 def _looks_diverged(metrics: dict, valid: list[tuple[str, str]]) -> bool:
@@ -302,11 +342,11 @@ def _line_maker(params: TrainParams):
     """The function from a record to its training line, for the chosen feature set."""
     if params.features == "text":
         return lambda doc: classifier_line(doc[TEXT], params.max_chars)
-    if params.features == "tag":
+    if params.features in ("tag", "tag2"):
         from curate.stages.tag.features import tagger_line
 
-        return lambda doc: tagger_line(doc[TEXT], doc.get(URL), params.max_chars, "tag")
-    raise StageError(f"unknown feature set {params.features!r}: text or tag")
+        return lambda doc: tagger_line(doc[TEXT], doc.get(URL), params.max_chars, params.features)
+    raise StageError(f"unknown feature set {params.features!r}: text, tag2 (or the older tag)")
 
 
 def _files(arg: str) -> list[Path]:

@@ -53,7 +53,7 @@ class TagConfig(StageConfig):
     distribution: bool = Field(False, description="Also write every label's probability as COLUMN__LABEL.")
     max_chars: int | None = Field(10_000, ge=1, description="Taggers read the first N characters of each document.")
     cluster: int | None = Field(None, ge=2, description=(
-        "Cluster into K groups (hashed TF-IDF -> LSA -> mini-batch k-means fitted on a sample); writes "
+        "Cluster into K groups (TF-IDF -> LSA -> mini-batch k-means fitted on a sample); writes "
         "cluster and cluster_distance. Needs a first pass over the inputs."))
     cluster_sample: int = Field(20_000, ge=10, description="Documents (sampled at random) to fit the clusters on.")
     cluster_dims: int = Field(100, ge=2, description="LSA dimensions (truncated SVD) of the document vectors.")
@@ -111,7 +111,7 @@ class TagStage(Stage):
 
     name = "tag"
     Config = TagConfig
-    version = "1"
+    version = "2"  # 2: clusters on vocabulary TF-IDF (different vectors than version 1's hashed ones)
     columns = {
         "url_domain": pa.string(), "url_tld": pa.string(), "url_path_tokens": pa.list_(pa.string()),
         "url_tags": pa.list_(pa.string()), "cluster": pa.int32(), "cluster_distance": pa.float32(),
@@ -122,7 +122,7 @@ class TagStage(Stage):
         "curate tag in/ -o out/ --taggers topic=my-topic,format=my-format "
         "--taxonomies topic=weborganizer-topics,format=weborganizer-formats\n"
         "curate tag in/ -o out/ --cluster 24 --cluster-sample 20000\n"
-        "curate train-classifier labelled/ --labels topic --features tag --epoch 25 -o models/my-topic.bin --name my-topic"
+        "curate train-classifier labelled/ --labels topic --features tag2 --epoch 25 -o models/my-topic.bin --name my-topic"
     )
 
     prepared: ClusterFit | None = None
@@ -195,8 +195,8 @@ class TagStage(Stage):
 
     def tag_batch(self, batch: list[dict]) -> None:
         """Add this stage's columns to a batch of documents in place."""
-        for doc in batch:
-            url = parse_url(doc.get(URL))
+        urls = [parse_url(doc.get(URL)) for doc in batch]  # parsed once, for the columns, rules and taggers
+        for doc, url in zip(batch, urls):
             doc["url_domain"] = url.domain or None
             doc["url_tld"] = url.tld or None
             doc["url_path_tokens"] = list(url.path_tokens)
@@ -204,7 +204,6 @@ class TagStage(Stage):
                 doc["url_tags"] = tag_url(self._rules, url)
         if self._taggers:
             texts = [d.get(TEXT) or "" for d in batch]
-            urls = [d.get(URL) for d in batch]
             for tagger in self._taggers:
                 for column, values in tagger.tag(texts, urls, self.config.max_chars, self.config.distribution).items():
                     for doc, v in zip(batch, values):
@@ -250,7 +249,7 @@ class TagStage(Stage):
         info = register_model(ModelInfo(
             name=cfg.cluster_name, path=str(path.resolve()), sha256="", license="fitted locally on the user's data",
             origin="curate tag --cluster", kind="clusters",
-            meta={"params": params.__dict__, "vectors": f"hashed TF-IDF ({clustering.N_FEATURES} features) -> LSA",
+            meta={"params": params.__dict__, "vectors": f"TF-IDF ({clustering.MAX_FEATURES:,} most frequent sample words) -> LSA",
                   "fitted_on": len(texts), "clusters": model.describe()},
         ))
         return ClusterFit(str(path.resolve()), info.sha256, model.describe())

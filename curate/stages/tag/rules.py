@@ -30,13 +30,19 @@ from curate.stages.tag.url import UrlParts
 CONDITIONS = ("host", "host_regex", "domain", "tld", "path", "path_regex")
 
 
+HOST_FIELDS = ("host", "domain", "tld")  # conditions that depend on the host only (cached per host)
+
+
 @dataclass(frozen=True)
 class Rule:
     tag: str
     tests: tuple[tuple[str, re.Pattern | frozenset], ...]  # (field, compiled pattern or set of exact values)
 
-    def matches(self, url: UrlParts) -> bool:
+    def matches(self, url: UrlParts, fields: tuple[str, ...] | None = None) -> bool:
+        """All conditions hold (or only those on `fields`)."""
         for field, test in self.tests:
+            if fields is not None and field not in fields:
+                continue
             value = getattr(url, field)
             if isinstance(test, frozenset):
                 if value not in test:
@@ -44,6 +50,32 @@ class Rule:
             elif test.search(value) is None:
                 return False
         return True
+
+    @property
+    def path_tests(self) -> tuple[re.Pattern, ...]:
+        return tuple(test for field, test in self.tests if field == "path")
+
+
+class Rules(list):
+    """The rules of a file, remembering per host which rules its host passes: a crawl repeats
+    hosts, most conditions are on the host, so a URL then costs only its rules' path regexes."""
+
+    MAX_HOSTS = 100_000
+
+    def __init__(self, rules=()):
+        super().__init__(rules)
+        self._by_host: dict[tuple[str, str, str], tuple[tuple[str, tuple[re.Pattern, ...]], ...]] = {}
+
+    def for_host(self, url: UrlParts) -> tuple[tuple[str, tuple[re.Pattern, ...]], ...]:
+        """(tag, path regexes still to pass) of every rule whose host conditions hold, in rule order."""
+        key = (url.host, url.domain, url.tld)
+        found = self._by_host.get(key)
+        if found is None:
+            found = tuple((r.tag, r.path_tests) for r in self if r.matches(url, HOST_FIELDS))
+            if len(self._by_host) >= self.MAX_HOSTS:
+                self._by_host.clear()
+            self._by_host[key] = found
+        return found
 
 
 def _glob(pattern: str) -> re.Pattern:
@@ -80,7 +112,7 @@ def _compile(raw: dict, where: str) -> Rule:
     return Rule(str(raw["tag"]), tuple(tests))
 
 
-def load_rules(path: str | Path) -> list[Rule]:
+def load_rules(path: str | Path) -> Rules:
     """Rules from a YAML file; a clear StageError naming the file and rule when one is wrong."""
     path = Path(path)
     try:
@@ -92,14 +124,19 @@ def load_rules(path: str | Path) -> list[Rule]:
     raw_rules = data.get("rules") if isinstance(data, dict) else data
     if not isinstance(raw_rules, list):
         raise StageError(f"URL rules file {path}: expected a list of rules under `rules:`")
-    return [_compile(raw, f"{path}, rule {i + 1}") for i, raw in enumerate(raw_rules)]
+    return Rules(_compile(raw, f"{path}, rule {i + 1}") for i, raw in enumerate(raw_rules))
 
 
-def tag_url(rules: list[Rule], url: UrlParts) -> list[str]:
+def tag_url(rules: Rules | list[Rule], url: UrlParts) -> list[str]:
     """The tags of every rule that matches, once each, in rule order."""
     if not url.host and not url.path:
         return []
     tags: list[str] = []
+    if isinstance(rules, Rules):
+        for tag, path_tests in rules.for_host(url):
+            if tag not in tags and all(test.search(url.path) for test in path_tests):
+                tags.append(tag)
+        return tags
     for rule in rules:
         if rule.tag not in tags and rule.matches(url):
             tags.append(rule.tag)
