@@ -101,7 +101,8 @@ def _read_record(fd: int) -> dict | None:
     return record if isinstance(record, dict) else {}
 
 
-def _alive(pid) -> bool:
+def process_alive(pid) -> bool:
+    """Whether process `pid` exists on this host (False for a bad or missing pid)."""
     try:
         os.kill(int(pid), 0)
     except (TypeError, ValueError, ProcessLookupError):
@@ -179,7 +180,7 @@ def _refuse(fd: int, folder: Path, what: str) -> None:
         record = _read_record(fd)
     os.close(fd)
     gone = ""
-    if record and record.get("host") == socket.gethostname() and not _alive(record.get("pid")):
+    if record and record.get("host") == socket.gethostname() and not process_alive(record.get("pid")):
         gone = f"; pid {record.get('pid')} has ended but a process it started still holds the lock"
     raise LockHeld(f"{what} {folder} is in use by another curate run ({_describe(record)}{gone}); "
                    f"nothing was changed: wait for that run to end, or stop it, then run again") from None

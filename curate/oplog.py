@@ -10,14 +10,13 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 from curate.logs import json_mode, log
 from curate.progress import snapshot
-from curate.report import console, live_progress, progress_line
+from curate.report import console, every, live_progress, progress_line
 from curate.runner import StageResult, Watch
 
 PROGRESS_SECONDS_ENV = "CURATE_PROGRESS_SECONDS"
@@ -26,7 +25,6 @@ PROGRESS_SECONDS_ENV = "CURATE_PROGRESS_SECONDS"
 @contextmanager
 def _periodic(stage: str, out_dir: Path, pending: dict[str, int], fingerprint: str):
     interval = float(os.environ.get(PROGRESS_SECONDS_ENV, "10"))
-    stop = threading.Event()
     t0 = time.monotonic()
 
     def report() -> None:
@@ -40,17 +38,8 @@ def _periodic(stage: str, out_dir: Path, pending: dict[str, int], fingerprint: s
         else:
             console.print(line, highlight=False, markup=False)
 
-    def poll() -> None:
-        while not stop.wait(interval):
-            report()
-
-    thread = threading.Thread(target=poll, daemon=True)
-    thread.start()
-    try:
+    with every(interval, report):
         yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 def stage_watch(progress: bool | None = None) -> Watch:

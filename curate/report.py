@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -112,7 +113,6 @@ def live_progress(stage: str, out_dir: Path, pending: dict[str, int], fingerprin
     if not console.is_terminal or not pending:
         yield
         return
-    stop = threading.Event()
     t0 = time.monotonic()
 
     def line() -> Text:
@@ -120,15 +120,24 @@ def live_progress(stage: str, out_dir: Path, pending: dict[str, int], fingerprin
         return Text(progress_line(stage, s.docs, time.monotonic() - t0, s.bytes_done, s.bytes_total,
                                   s.shards_done, s.shards_total))
 
-    with Live(line(), console=console, transient=True, refresh_per_second=4) as live:
-        def poll() -> None:
-            while not stop.wait(interval):
-                live.update(line())
+    with Live(line(), console=console, transient=True, refresh_per_second=4) as live, \
+            every(interval, lambda: live.update(line())):
+        yield
 
-        thread = threading.Thread(target=poll, daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
+
+@contextmanager
+def every(interval: float, fn: Callable[[], None]):
+    """Call `fn` every `interval` seconds in a background thread while the block runs."""
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(interval):
+            fn()
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

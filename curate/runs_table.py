@@ -13,16 +13,7 @@ from rich.table import Table
 
 from curate.batches import list_batches
 from curate.errors import InputError
-
-
-def _alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (TypeError, ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
+from curate.lock import process_alive
 
 
 def _duration(seconds) -> str:
@@ -41,7 +32,7 @@ def row(bid: str, card: dict | None) -> list[str]:
     first, last = (stages[0], stages[-1]) if stages else ({}, {})
     tokens = (card.get("tokens") or {}).get("kept_tokens")
     status = card.get("status", "?")
-    if status == "running" and card.get("host") == socket.gethostname() and not _alive(card.get("pid")):
+    if status == "running" and card.get("host") == socket.gethostname() and not process_alive(card.get("pid")):
         status = "killed (no end recorded)"
     if status == "failed" and card.get("error"):
         status += ": " + card["error"].splitlines()[0][:60]
