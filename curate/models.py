@@ -59,11 +59,11 @@ SMOLLM2 = ModelInfo(
 
 
 def _shipped(name: str) -> ModelInfo:
-    """A model committed inside the package (curate/assets/models/NAME.ftz) with its JSON sidecar
-    (parameters, sha256, licence, held-out metrics) written by the script that rebuilds it."""
+    """A model committed inside the package (curate/assets/models/NAME.npz or .ftz, the sidecar's `file`) with
+    its JSON sidecar (parameters, sha256, licence, held-out metrics) written by the script that rebuilds it."""
     folder = Path(__file__).resolve().parent / "assets" / "models"
     meta = json.loads((folder / f"{name}.json").read_text())
-    return ModelInfo(name=name, path=str(folder / f"{name}.ftz"), sha256=meta["sha256"], license=meta["license"],
+    return ModelInfo(name=name, path=str(folder / meta.get("file", f"{name}.ftz")), sha256=meta["sha256"], license=meta["license"],
                      origin=meta["origin"], kind=meta["kind"], size=meta["size"], meta=meta)
 
 

@@ -57,6 +57,58 @@ def test_scores_equal_scikit_learn():
     assert (probs[:100].argmax(axis=1) == expected[:100].argmax(axis=1)).all()
 
 
+def test_char_ngram_features_equal_scikit_learn_char_wb(tmp_path):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    docs = _corpus(300, seed=5)
+    lines = [tagger_line(d["text"], d["url"], 300) for d in docs] + ["a bb 中文字 x"]
+    labels = [d["topic_label"] for d in docs] + [docs[0]["topic_label"]]
+    params = linear.LinearParams(c=0.5, char_ngrams=(2, 4), words=False)
+    # a padded word no longer than n is one n-gram, and longer n are not tried (char_wb's rule)
+    assert linear.tokens("ab x", params) == [" a", "ab", "b ", " ab", "ab ", " ab ", " x", "x ", " x "]
+    model = linear.fit(lines[:200], labels[:200], params)
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), lowercase=False, sublinear_tf=True, min_df=2,
+                          dtype=np.float32)
+    clf = LinearSVC(C=0.5, random_state=0).fit(vec.fit_transform(lines[:200]), labels[:200])
+    assert set(model.vocab) == set(vec.vocabulary_)
+    test = lines[200:] + ["", "never seen"]
+    assert np.allclose(model.scores(test), clf.decision_function(vec.transform(test)), atol=1e-4)
+    # words and n-grams together; the parameters survive saving
+    both = linear.fit(lines[:200], labels[:200], linear.LinearParams(char_ngrams=(3, 3), words=True))
+    from curate.stages.tag.tfidf import tfidf
+
+    by_strings = tfidf([linear.tokens(line, both.params) for line in test], both.vocab, both.idf)
+    assert abs(both.matrix(test) - by_strings).max() < 1e-6  # the per-word id cache gives the same rows
+    word = lines[0].split()[-1]
+    assert word in both.vocab and f" {word[:2]}" in both.vocab
+    path = tmp_path / "both.npz"
+    linear.save(both, path)
+    again = linear.load(str(path))
+    assert again.params == both.params and again.params.char_ngrams == (3, 3)
+    # weights are stored as int8 with a scale per label: scores move a little, the top label does not
+    assert np.allclose(again.scores(test), both.scores(test), atol=0.05)
+    assert (again.scores(test).argmax(axis=1) == both.scores(test).argmax(axis=1)).all()
+
+
+def test_hashed_char_ngrams_need_no_vocabulary(tmp_path):
+    docs = _corpus(400, seed=6)
+    lines = [tagger_line(d["text"], d["url"], 300) for d in docs]
+    labels = [d["topic_label"] for d in docs]
+    params = linear.LinearParams(char_ngrams=(2, 5), words=False, buckets=1 << 16)
+    model = linear.fit(lines[:300], labels[:300], params)
+    assert not model.vocab and model.idf.shape == (1 << 16,) and model.coef.shape == (1 << 16, len(set(labels)))
+    right = np.mean(np.array(model.labels)[model.scores(lines[300:]).argmax(axis=1)] == np.array(labels[300:]))
+    assert right > 0.9
+    path = tmp_path / "hashed.npz"
+    linear.save(model, path)
+    again = linear.load(str(path))
+    assert again.params.buckets == 1 << 16 and not again.vocab
+    assert (again.scores(lines[300:]).argmax(axis=1) == model.scores(lines[300:]).argmax(axis=1)).mean() > 0.98
+    with pytest.raises(ValueError, match="only with char_ngrams"):
+        linear.LinearParams(buckets=100)
+
+
 def test_train_classifier_linear_then_tag(tmp_path, models):
     train = write_jsonl(tmp_path / "train" / "labelled.jsonl", _corpus(600, seed=1))
     params = TrainParams(features="tag2", model="linear", ratio=100, max_chars=2_000)

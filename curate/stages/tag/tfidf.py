@@ -34,15 +34,20 @@ def fit_vocabulary(token_lists: list[list[str]], min_df: int, max_features: int 
 
 def counts(token_lists: list[list[str]], vocab: dict[str, int]):
     """Term counts (CSR, float32), one row per token list; unknown words are dropped."""
-    from scipy.sparse import csr_matrix
-
     lens = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
     ids = np.fromiter(map(vocab.get, chain.from_iterable(token_lists), repeat(-1)), dtype=np.int64,
                       count=int(lens.sum()))
-    rows = np.repeat(np.arange(len(token_lists), dtype=np.int64), lens)
+    return id_counts(ids, lens, len(vocab))
+
+
+def id_counts(ids: np.ndarray, lens: np.ndarray, columns: int):
+    """Term counts (CSR, float32) from the vocabulary ids of all rows one after another (`lens` per row;
+    an id of -1 is an unknown term, dropped)."""
+    from scipy.sparse import csr_matrix
+
+    rows = np.repeat(np.arange(len(lens), dtype=np.int64), lens)
     known = ids >= 0
-    m = csr_matrix((np.ones(int(known.sum()), dtype=np.float32), (rows[known], ids[known])),
-                   shape=(len(token_lists), len(vocab)))
+    m = csr_matrix((np.ones(int(known.sum()), dtype=np.float32), (rows[known], ids[known])), shape=(len(lens), columns))
     m.sum_duplicates()
     return m
 
