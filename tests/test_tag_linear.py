@@ -116,6 +116,10 @@ def test_train_classifier_linear_then_tag(tmp_path, models):
                               params=params)
     assert result.metrics["accuracy"] > 0.9
     assert result.model.meta["features"] == "tag2" and result.model.meta["params"]["model"] == "linear"
+    grams = train_classifier(models / "lin-grams.npz", "lin-grams", inputs=[str(train)], label_column="topic_label",
+                             params=TrainParams(features="tag2", model="linear", ratio=100, minn=2, maxn=4))
+    assert grams.metrics["accuracy"] > 0.9
+    assert grams.model.meta["params"]["minn"] == 2 and linear.load(str(models / "lin-grams.npz")).params.char_ngrams == (2, 4)
     with pytest.raises(StageError, match=r"saved as \.npz"):
         train_classifier(models / "x.bin", "x", inputs=[str(train)], label_column="topic_label", params=params)
 

@@ -67,7 +67,7 @@ def train_classifier_command(
     quantize: bool = typer.Option(DEFAULTS.quantize, "--quantize/--no-quantize", help="Write a small quantised model."),
     features: str = typer.Option(DEFAULTS.features, "--features", help="Training line: text (as model-filter scores) or tag2 (the tag stage's: lower-cased, title, URL tokens; tag = its older, slower version)."),
     minn: int = typer.Option(DEFAULTS.minn, "--minn", min=0, help="Shortest character n-gram (0 = none)."),
-    maxn: int = typer.Option(DEFAULTS.maxn, "--maxn", min=0, help="Longest character n-gram (0 = none)."),
+    maxn: int = typer.Option(DEFAULTS.maxn, "--maxn", min=0, help="Longest character n-gram (0 = none). fastText adds them to the words; --model linear reads them instead of the words (many languages: --minn 2 --maxn 5, as the built-in sib200-topic)."),
     model: str = typer.Option(DEFAULTS.model, "--model", help="fasttext, or linear: TF-IDF words -> linear SVM, saved as .npz (a tagger: far more accurate than fastText on a few thousand labelled documents)."),
     c: float = typer.Option(DEFAULTS.c, "--c", min=1e-6, help="With --model linear: inverse regularisation strength."),
 ):

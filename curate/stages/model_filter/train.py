@@ -59,7 +59,9 @@ class TrainParams:
     # (lower-cased, title repeated, URL tokens; curate/stages/tag/features.py). Recorded in the registry,
     # so taggers build the line their model learnt from.
     features: str = "text"
-    minn: int = 0  # character n-grams from minn to maxn (0 = none); help on small or multilingual data
+    # character n-grams from minn to maxn (0 = none); help on small or multilingual data. fastText adds them to
+    # the words; the linear model reads them instead of the words (the built-in sib200-topic tagger: 2-5)
+    minn: int = 0
     maxn: int = 0
     # "fasttext", or "linear": TF-IDF words -> linear SVM (curate/stages/tag/linear.py), a tagger that is
     # far more accurate than fastText on a few thousand labelled documents; `c` is its regularisation
@@ -316,8 +318,12 @@ def _train_linear(train: list[tuple[str, str]], valid: list[tuple[str, str]], ou
 
     if out.suffix != linear.SUFFIX:
         raise StageError(f"a linear model is saved as {linear.SUFFIX}, not {out.suffix or 'no suffix'}: -o {out.with_suffix(linear.SUFFIX)}")
-    lp = linear.LinearParams(c=params.c, max_chars=params.max_chars or linear.LinearParams.max_chars,
-                             features=params.features, seed=params.seed)
+    try:
+        lp = linear.LinearParams(c=params.c, max_chars=params.max_chars or linear.LinearParams.max_chars,
+                                 features=params.features, seed=params.seed,
+                                 char_ngrams=(params.minn, params.maxn) if params.maxn else None, words=not params.maxn)
+    except ValueError as e:
+        raise StageError(f"linear model: {e}") from None
     try:
         model = linear.fit([line for _, line in train], [label for label, _ in train], lp)
     except ValueError as e:
