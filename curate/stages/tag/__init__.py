@@ -1,7 +1,7 @@
 """The tag stage: domain tags for every document, never dropping one.
 
 - URL features (url.py): `url_domain`, `url_tld`, `url_path_tokens`; URL rules (rules.py) -> `url_tags`.
-- fastText taggers (taggers.py): `COLUMN`, `COLUMN_prob` (and `COLUMN__LABEL` with `distribution`)
+- taggers (taggers.py; fastText or linear.py's TF-IDF models): `COLUMN`, `COLUMN_prob` (and `COLUMN__LABEL` with `distribution`)
   per tagger, checked against a taxonomy (taxonomy.py) before any work. The built-in `sib200-topic`
   tags 7 topics in 205 languages out of the box.
 - Clusters (clusters.py) with `cluster: K`: k-means over LSA vectors fitted on a sample in a first
@@ -45,7 +45,7 @@ class TagConfig(StageConfig):
         "URL rules file (YAML: glob/regex on host and path -> tag, see configs/tag-rules.yaml); "
         "'starter' = that file, 'none' = no rules."))
     taggers: list[str] = Field(["topic=sib200-topic"], json_schema_extra={"cli_aliases": ["--tagger"]}, description=(
-        "fastText taggers as COLUMN=MODEL (a registered name or a .bin/.ftz path), e.g. topic=sib200-topic, "
+        "Taggers as COLUMN=MODEL (a registered name, or a fastText .bin/.ftz or linear .npz path), e.g. topic=sib200-topic, "
         "format=my-format. Each writes COLUMN (top label) and COLUMN_prob."))
     taxonomies: list[str] = Field([], json_schema_extra={"cli_aliases": ["--taxonomy"]}, description=(
         "COLUMN=TAXONOMY (a name in configs/taxonomies/ or a YAML path): the tagger for COLUMN must have "
