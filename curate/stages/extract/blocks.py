@@ -12,6 +12,9 @@ The article elements are found in the DOM before extraction (`mark_roots`): a st
 marker text node is put inside each, and resiliparse carries them into its output like any text,
 so a block's place inside an article costs one regex per line that holds a marker, instead of
 the article's whole text as a Python string and a substring search per block.
+
+The line loop runs in C (`_blockfeat.parse`, built by `pip install`) when the module is there; the
+Python loop below is the reference it is tested against, and what runs without a C compiler.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ import re
 from dataclasses import dataclass, field
 
 from resiliparse.parse.html import HTMLTree
+
+try:
+    from curate.stages.extract import _blockfeat
+except ImportError:  # no C compiler at install time: the Python loops run (boilerplate.py logs it once)
+    _blockfeat = None
 
 _BLOCK_EVENT = re.compile(r"<(/?)(p|h[1-6]|li|pre)\b")
 _LINK = re.compile(r"<a\b[^>]*>(.*?)</a>", re.S)
@@ -90,7 +98,9 @@ def choose_root(blocks: Blocks, candidates: int) -> None:
         blocks.in_root = [False] * len(blocks)
         return
     size = [0] * candidates
+    marked = (1 << candidates) - 1  # a page's own text can hold marker-like characters with higher numbers
     for text, mask in zip(blocks.texts, blocks.roots):
+        mask &= marked
         i = 0
         while mask:
             if mask & 1:
@@ -101,22 +111,30 @@ def choose_root(blocks: Blocks, candidates: int) -> None:
     blocks.in_root = [bool(m & bit) for m in blocks.roots]
 
 
-def parse_blocks(minimal_html: str) -> Blocks:
+def parse_blocks(minimal_html: str, compiled: bool = True) -> Blocks:
     """The non-empty lines of resiliparse's minimal-HTML output, as blocks.
 
     Tags, markers and entities go in one pass over the whole output (C regex and html.unescape);
-    the loop over lines only follows block tags and link text, on the lines that have tags.
+    the loop over lines only follows block tags and link text, on the lines that have tags
+    (in C unless `compiled` is False or the module is missing).
     """
-    raw = minimal_html.split("\n")
     plain = _ANY_TAG.sub("", minimal_html) if "<" in minimal_html else minimal_html
     marked = "\x1e" in plain or "\x1f" in plain
     if marked:
         plain = _MARK.sub("", plain)
     if "&" in plain:
         plain = html.unescape(plain)
+        if "\n" not in minimal_html and "\n" in plain:  # an entity for a newline (&#10;): one line, as it was
+            plain = plain.replace("\n", " ")
+    if compiled and _blockfeat is not None:
+        parsed = _blockfeat.parse(minimal_html, plain, marked)
+        if parsed is None:  # a tag or an entity spanning lines
+            return _parse_lines(minimal_html.split("\n"), compiled)
+        return Blocks(*parsed)
+    raw = minimal_html.split("\n")
     lines = plain.split("\n")
     if len(lines) != len(raw):  # a tag or an entity spanning lines: line by line instead
-        return _parse_lines(raw)
+        return _parse_lines(raw, compiled)
     out = Blocks()
     texts, tags, links, roots = out.texts, out.tags, out.link_chars, out.roots
     open_tags: list[str] = []
@@ -154,11 +172,11 @@ def parse_blocks(minimal_html: str) -> Blocks:
     return out
 
 
-def _parse_lines(raw: list[str]) -> Blocks:
+def _parse_lines(raw: list[str], compiled: bool) -> Blocks:
     """parse_blocks() line by line (a tag spanning lines is cut at the line's end)."""
     out = Blocks()
     for line in raw:
-        one = parse_blocks(line)
+        one = parse_blocks(line, compiled)
         out.texts += one.texts
         out.tags += one.tags
         out.link_chars += one.link_chars

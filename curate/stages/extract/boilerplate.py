@@ -30,6 +30,7 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
 from curate.stages.extract.block_model import LONG, load_model
+from curate.stages.extract import blocks as _blocks
 from curate.stages.extract.blocks import Blocks, choose_root, mark_roots, parse_blocks, width
 
 
@@ -131,8 +132,19 @@ def select_lines(blocks: Blocks, probability, threshold: float, opts: ExtractOpt
     return [t for t, k in zip(texts, keep.tolist()) if k]
 
 
+@functools.cache
+def _say_block_pass_runs_in_python() -> None:
+    """Once per process: the block pass's C module is missing (no C compiler at install), so it runs in Python."""
+    from curate.logs import log  # here, not at import: it configures logging, which library users may not want
+
+    log.warning("extract: the C block pass not built (no C compiler when curate was installed): method=model runs "
+                "its Python version, same output, about 1.5x slower; `make setup` with gcc installed builds it")
+
+
 def model_blocks(tree: HTMLTree, html: str, opts: ExtractOptions) -> tuple[Blocks, bool]:
     """The page's blocks with their article marks, and whether the page declares an article element."""
+    if _blocks._blockfeat is None:
+        _say_block_pass_runs_in_python()
     candidates = mark_roots(tree)
     blocks = page_blocks(tree, html, opts)
     choose_root(blocks, candidates)
