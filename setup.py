@@ -9,6 +9,6 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension("curate.stages.extract._blockfeat", ["curate/stages/extract/_blockfeat.c"],
-                  extra_compile_args=["-O2", "-std=gnu11", "-Wall"], optional=True),
+                  extra_compile_args=["-O3", "-std=gnu11", "-Wall"], optional=True),
     ],
 )

@@ -86,14 +86,21 @@ def mark_roots(tree: HTMLTree) -> int:
     if not len(chosen):
         return 0
     chosen = chosen[:MAX_ROOTS]
-    for i, el in enumerate(chosen):
-        el.prepend(tree.create_text_node(f"\x1e{i}\x1e"))
-        el.append(tree.create_text_node(f"\x1f{i}\x1f"))
+    text_node = tree.create_text_node
+    for (start, end), el in zip(_MARKERS, chosen):
+        el.prepend(text_node(start))
+        el.append(text_node(end))
     return len(chosen)
 
 
-def choose_root(blocks: Blocks, candidates: int) -> None:
+_MARKERS = [(f"\x1e{i}\x1e", f"\x1f{i}\x1f") for i in range(MAX_ROOTS)]
+
+
+def choose_root(blocks: Blocks, candidates: int, compiled: bool = True) -> None:
     """Mark the blocks of the candidate article holding the most text (none when nothing was marked)."""
+    if compiled and _blockfeat is not None and candidates <= 64:
+        blocks.in_root = _blockfeat.choose_root(blocks.texts, blocks.roots, candidates)
+        return
     if not candidates or not any(blocks.roots):
         blocks.in_root = [False] * len(blocks)
         return
@@ -118,6 +125,10 @@ def parse_blocks(minimal_html: str, compiled: bool = True) -> Blocks:
     the loop over lines only follows block tags and link text, on the lines that have tags
     (in C unless `compiled` is False or the module is missing).
     """
+    if compiled and _blockfeat is not None:
+        parsed = _blockfeat.parse(minimal_html, html.unescape)
+        if parsed is not None:  # None: a tag or an entity spanning lines, which the code below handles
+            return Blocks(*parsed)
     plain = _ANY_TAG.sub("", minimal_html) if "<" in minimal_html else minimal_html
     marked = "\x1e" in plain or "\x1f" in plain
     if marked:
@@ -126,11 +137,6 @@ def parse_blocks(minimal_html: str, compiled: bool = True) -> Blocks:
         plain = html.unescape(plain)
         if "\n" not in minimal_html and "\n" in plain:  # an entity for a newline (&#10;): one line, as it was
             plain = plain.replace("\n", " ")
-    if compiled and _blockfeat is not None:
-        parsed = _blockfeat.parse(minimal_html, plain, marked)
-        if parsed is None:  # a tag or an entity spanning lines
-            return _parse_lines(minimal_html.split("\n"), compiled)
-        return Blocks(*parsed)
     raw = minimal_html.split("\n")
     lines = plain.split("\n")
     if len(lines) != len(raw):  # a tag or an entity spanning lines: line by line instead
