@@ -39,6 +39,8 @@ $(STAMP): pyproject.toml setup.py curate/stages/extract/_blockfeat.c scripts/fet
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,bench,ray]'
+	@$(PY) -c 'import curate.stages.extract._blockfeat' 2>/dev/null || \
+	  echo "warning: extract's C block pass did not build (see pip's output without --quiet): method=model runs in Python, slower" >&2
 	$(PY) scripts/fetch_models.py
 	touch $@
 

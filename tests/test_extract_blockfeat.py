@@ -22,13 +22,15 @@ from resiliparse.parse.html import HTMLTree
 
 from curate.stages.extract import blocks as blocks_mod
 from curate.stages.extract.block_model import (BOILERPLATE_PHRASES, BOILERPLATE_WORDS, FEATURES, _block_features_py,
-                                               block_features)
+                                               block_features, load_model)
 from curate.stages.extract.blocks import Blocks, choose_root, mark_roots, parse_blocks
+from curate.stages.extract.boilerplate import ExtractOptions, select_lines
 
 _blockfeat = blocks_mod._blockfeat
 pytestmark = pytest.mark.skipif(_blockfeat is None, reason="the C module was not built (no C compiler at install)")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+MODEL, OPTS = load_model(), ExtractOptions(method="model")
 MINIMAL = dict(preserve_formatting="minimal_html", links=True, alt_texts=False, form_fields=False)
 PROSE = "The council voted on Tuesday to rebuild the old bridge, a project that has waited twenty years for money. "
 
@@ -37,15 +39,19 @@ def assert_same(minimal_html: str, candidates: int = 0, title: str | None = None
     """parse_blocks and block_features both ways on one extraction output; the C blocks for further checks."""
     c, py = parse_blocks(minimal_html), parse_blocks(minimal_html, compiled=False)
     assert (c.texts, c.tags, c.link_chars, c.roots) == (py.texts, py.tags, py.link_chars, py.roots)
-    if candidates:
-        choose_root(c, candidates)
-        choose_root(py, candidates)
+    choose_root(c, candidates)
+    choose_root(py, candidates, compiled=False)
+    assert c.in_root == py.in_root
     xc = block_features(c, has_root, title)
     xp = _block_features_py(py, has_root, title)
     assert xc.shape == xp.shape == (len(py), len(FEATURES))
     if not np.array_equal(xc, xp):
         rows, cols = np.nonzero(xc != xp)
         raise AssertionError(f"features differ at {[(py.texts[r][:40], FEATURES[k], xc[r, k], xp[r, k]) for r, k in zip(rows, cols)][:5]}")
+    # the network: another summation order than numpy's matrix product, libm's tanh and exp: not to the bit
+    pc, pp = MODEL.probability(c, has_root, title), MODEL.probability(py, has_root, title, compiled=False)
+    assert np.allclose(pc, pp, rtol=0, atol=1e-12)
+    assert select_lines(c, pc, MODEL.threshold, OPTS) == select_lines(py, pp, MODEL.threshold, OPTS, compiled=False)
     return c
 
 

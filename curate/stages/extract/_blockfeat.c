@@ -403,6 +403,423 @@ done_built:
     return result;
 }
 
+/* ---------------------------------------------------------------- features: block_model.block_features */
+
+enum { PUNCT = 1, DIGIT, SEP, SPACE, WIDE };
+static unsigned char CLASS[0x10000], ENDS[0x10000];
+
+static void build_tables(void) {
+    static const Py_UCS4 punct[] = {'.', ',', ';', ':', '!', '?', 0x3002, 0x3001, 0xFF0C, 0xFF1B, 0xFF1A, 0xFF01, 0xFF1F};
+    static const Py_UCS4 seps[] = {'|', 0xBB, 0xB7, 0x2022, 0x203A, '/'};
+    static const Py_UCS4 wide[][2] = {{0x1100, 0x11FF}, {0x2E80, 0xA4CF}, {0xAC00, 0xD7AF}, {0xF900, 0xFAFF}, {0xFF00, 0xFFEF}};
+    static const Py_UCS4 ends[] = {'.', '!', '?', 0x3002, 0xFF01, 0xFF1F, '"', 0x201D, 0xBB, ')'};
+    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
+        memset(CLASS + wide[i][0], WIDE, wide[i][1] - wide[i][0] + 1);
+    for (size_t i = 0; i < sizeof punct / sizeof punct[0]; i++)
+        CLASS[punct[i]] = PUNCT;
+    for (Py_UCS4 c = '0'; c <= '9'; c++)
+        CLASS[c] = DIGIT;
+    for (size_t i = 0; i < sizeof seps / sizeof seps[0]; i++)
+        CLASS[seps[i]] = SEP;
+    CLASS[' '] = SPACE;
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
+        ENDS[ends[i]] = 1;
+    ENDS[':'] = 2;
+}
+
+static inline Py_UCS4 clamp16(Py_UCS4 c) { return c > 0xFFFF ? 0xFFFF : c; }
+
+/* block_model.BOILERPLATE_WORDS and BOILERPLATE_PHRASES (checked equal by the tests) */
+static const char *BP_WORDS[] = {
+    "subscribe", "newsletter", "cookie", "cookies", "copyright", "advertisement", "loading", "login", "comment",
+    "comments", "tags", "tag", "categories", "category", "photo", "image", "credit", "getty", "reuters", "teilen",
+    "weiterlesen", "datenschutz", "impressum", "kommentar", "kommentare", "partager", "commentaire", "commentaires",
+    "suivez", "compartir", "comentarios", NULL};
+static const char *BP_PHRASES[] = {
+    "share this", "share on", "follow us", "sign up", "sign in", "log in", "all rights reserved", "skip to",
+    "please wait", "read more", "related articles", "related posts", "related stories", "click here",
+    "privacy policy", "terms of use", "terms of service", "back to top", "print this", "email this", "posted by",
+    "posted in", "posted on", "mehr zum thema", "lesen sie auch", NULL};
+#define COPYRIGHT_SIGN 0xA9 /* the phrase "©" */
+/* bit k: word (phrase) k starts with this character */
+static unsigned long long WORD_FIRST[128], PHRASE_FIRST[128];
+
+static void build_term_tables(void) {
+    for (int k = 0; BP_WORDS[k]; k++)
+        WORD_FIRST[(unsigned char)BP_WORDS[k][0]] |= 1ULL << k;
+    for (int k = 0; BP_PHRASES[k]; k++)
+        PHRASE_FIRST[(unsigned char)BP_PHRASES[k][0]] |= 1ULL << k;
+}
+#define MAX_WORD 16
+
+/* block_model.is_boilerplate: a boilerplate word among the lower-cased text's \w+ tokens, or a phrase in it */
+static int is_boilerplate(const ustr *u, Py_UCS4 *lower) {
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < u->len; i++) {
+        Py_UCS4 c = AT(u, i);
+        if (c == 0x130) { /* str.lower(): U+0130 -> "i\u0307" */
+            lower[n++] = 'i';
+            lower[n++] = 0x307;
+        } else
+            lower[n++] = c < 128 ? (Py_UCS4)((c >= 'A' && c <= 'Z') ? c + 32 : c) : Py_UNICODE_TOLOWER(c);
+    }
+    char word[MAX_WORD + 1];
+    for (Py_ssize_t i = 0; i < n;) {
+        if (!is_word(lower[i])) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i;
+        int ascii = 1;
+        while (j < n && is_word(lower[j])) {
+            ascii &= lower[j] < 128;
+            j++;
+        }
+        if (ascii && j - i <= MAX_WORD && WORD_FIRST[lower[i]]) {
+            for (Py_ssize_t k = i; k < j; k++)
+                word[k - i] = (char)lower[k];
+            word[j - i] = 0;
+            for (unsigned long long m = WORD_FIRST[lower[i]]; m; m &= m - 1)
+                if (strcmp(word, BP_WORDS[__builtin_ctzll(m)]) == 0)
+                    return 1;
+        }
+        i = j;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = lower[i];
+        if (c == COPYRIGHT_SIGN)
+            return 1;
+        if (c >= 128)
+            continue;
+        for (unsigned long long m = PHRASE_FIRST[c]; m; m &= m - 1) {
+            const char *s = BP_PHRASES[__builtin_ctzll(m)];
+            Py_ssize_t k = 1;
+            while (s[k] && i + k < n && lower[i + k] == (Py_UCS4)s[k])
+                k++;
+            if (!s[k])
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static inline int is_decimal(const ustr *u, Py_ssize_t p, Py_ssize_t end) { return p < end && is_digit(AT(u, p)); }
+
+static inline int is_sep(const ustr *u, Py_ssize_t p, Py_ssize_t end) {
+    if (p >= end)
+        return 0;
+    Py_UCS4 c = AT(u, p);
+    return c == '.' || c == '/' || c == '-';
+}
+
+/* block_model._DATE.search(text, 0, end) is not None:
+ * \b\d{1,2}[./-]\s?\d{1,2}[./-]\s?\d{2,4}\b | \b(?:19|20)\d\d\b   (every way the pattern can match, tried) */
+static int has_date(const ustr *u, Py_ssize_t end) {
+    for (Py_ssize_t p = 0; p < end; p++) {
+        if (!is_decimal(u, p, end) || !word_boundary(u, p, end))
+            continue;
+        if (p + 4 <= end) {
+            Py_UCS4 a = AT(u, p), b = AT(u, p + 1);
+            if (((a == '1' && b == '9') || (a == '2' && b == '0')) && is_decimal(u, p + 2, end) &&
+                is_decimal(u, p + 3, end) && word_boundary(u, p + 4, end))
+                return 1;
+        }
+        for (int d1 = 1; d1 <= 2; d1++) {
+            if (!is_decimal(u, p + d1 - 1, end) || !is_sep(u, p + d1, end))
+                continue;
+            Py_ssize_t q1 = p + d1 + 1;
+            for (int s1 = 0; s1 <= 1; s1++) {
+                if (s1 && !(q1 < end && is_space(AT(u, q1))))
+                    continue;
+                Py_ssize_t q2 = q1 + s1;
+                for (int d2 = 1; d2 <= 2; d2++) {
+                    if (!is_decimal(u, q2, end) || !is_decimal(u, q2 + d2 - 1, end) || !is_sep(u, q2 + d2, end))
+                        continue;
+                    Py_ssize_t q3 = q2 + d2 + 1;
+                    for (int s2 = 0; s2 <= 1; s2++) {
+                        if (s2 && !(q3 < end && is_space(AT(u, q3))))
+                            continue;
+                        Py_ssize_t q4 = q3 + s2;
+                        for (int d3 = 2; d3 <= 4; d3++) {
+                            int ok = 1;
+                            for (int k = 0; k < d3 && ok; k++)
+                                ok = is_decimal(u, q4 + k, end);
+                            if (ok && word_boundary(u, q4 + d3, end))
+                                return 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+#define NFEAT 41
+#define PROSE_WIDTH 70
+
+static Py_buffer LOG_TABLE; /* np.log1p(np.arange(N)): numpy's log1p values, for the same bits as the Python path */
+static int have_log_table = 0;
+
+PyDoc_STRVAR(set_log1p_table_doc, "set_log1p_table(table): float64 buffer with table[i] = numpy's log1p(i).");
+
+static PyObject *set_log1p_table(PyObject *self, PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return NULL;
+    if (view.itemsize != 8 || (view.format && strcmp(view.format, "d") != 0)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_TypeError, "set_log1p_table: a float64 buffer is needed");
+        return NULL;
+    }
+    if (have_log_table)
+        PyBuffer_Release(&LOG_TABLE);
+    LOG_TABLE = view;
+    have_log_table = 1;
+    Py_RETURN_NONE;
+}
+
+/* log1p(v) as numpy gives it, or -1 (caller falls back) when v is beyond the table */
+static inline int log1p_np(double v, double *out) {
+    Py_ssize_t n = LOG_TABLE.len / 8;
+    if (v < 0 || v >= (double)n)
+        return -1;
+    *out = ((const double *)LOG_TABLE.buf)[(Py_ssize_t)v];
+    return 0;
+}
+
+static int tag_code(PyObject *tag) {
+    for (int k = 0; k < N_TAGS; k++)
+        if (tag == TAG_STR[k])
+            return TAG_CODE[k];
+    if (!PyUnicode_Check(tag))
+        return -1;
+    for (int k = 0; k < N_TAGS; k++)
+        if (PyUnicode_CompareWithASCIIString(tag, TAG_NAMES[k]) == 0)
+            return TAG_CODE[k];
+    return -1;
+}
+
+typedef struct {
+    Py_ssize_t len, width, punct, digit, sep, space;
+    int last, tag, long_, in_root;
+    double link;
+} block_t;
+
+PyDoc_STRVAR(features_doc,
+             "features(texts, tags, link_chars, in_root, has_root, title, out) -> bool\n\n"
+             "block_model.block_features into `out` (a writable C-contiguous float64 buffer of len(texts) x 41).\n"
+             "False (out left incomplete) when a block is empty or wider than the log1p table: use the Python path.");
+
+static PyObject *features(PyObject *self, PyObject *args) {
+    PyObject *texts, *tags, *links, *in_root, *title, *out_obj;
+    int has_root;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!pOO", &PyList_Type, &texts, &PyList_Type, &tags, &PyList_Type, &links,
+                          &PyList_Type, &in_root, &has_root, &title, &out_obj))
+        return NULL;
+    if (!have_log_table) {
+        PyErr_SetString(PyExc_RuntimeError, "features: set_log1p_table() was not called");
+        return NULL;
+    }
+    if (title != Py_None && !PyUnicode_Check(title)) {
+        PyErr_SetString(PyExc_TypeError, "features: title must be str or None");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(texts);
+    if (PyList_GET_SIZE(tags) != n || PyList_GET_SIZE(links) != n ||
+        (PyList_GET_SIZE(in_root) != n && PyList_GET_SIZE(in_root) != 0)) {
+        PyErr_SetString(PyExc_ValueError, "features: texts, tags, link_chars and in_root differ in length");
+        return NULL;
+    }
+    Py_buffer out;
+    if (PyObject_GetBuffer(out_obj, &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    if (out.len != (Py_ssize_t)(n * NFEAT * sizeof(double))) {
+        PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_ValueError, "features: out must hold len(texts) x 41 float64");
+        return NULL;
+    }
+    double *x = out.buf;
+    PyObject *result = NULL, *seen = NULL;
+    block_t *b = PyMem_Calloc(n ? n : 1, sizeof(block_t));
+    Py_UCS4 *lower = NULL;
+    Py_ssize_t lower_cap = 0;
+    if (!b) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (!(seen = PySet_New(NULL)))
+        goto done;
+    Py_ssize_t n_long = 0, first = n, last_long = -1;
+    double total_width = 0, root_width = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = PyList_GET_ITEM(texts, i);
+        if (!PyUnicode_Check(t)) {
+            PyErr_SetString(PyExc_TypeError, "features: texts must be str");
+            goto done;
+        }
+        ustr u;
+        ustr_of(t, &u);
+        block_t *k = &b[i];
+        if (u.len == 0) { /* the Python path's last-character lookup for an empty block: not worth copying */
+            result = Py_False;
+            goto done;
+        }
+        k->len = u.len;
+        Py_ssize_t counts[6] = {0};
+        for (Py_ssize_t p = 0; p < u.len; p++)
+            counts[CLASS[clamp16(AT(&u, p))]]++;
+        k->punct = counts[PUNCT];
+        k->digit = counts[DIGIT];
+        k->sep = counts[SEP];
+        k->space = counts[SPACE];
+        k->width = u.len + 2 * counts[WIDE];
+        k->last = ENDS[clamp16(AT(&u, u.len - 1))];
+        k->long_ = k->width >= PROSE_WIDTH;
+        if ((k->tag = tag_code(PyList_GET_ITEM(tags, i))) < 0) {
+            PyErr_Format(PyExc_KeyError, "features: block %zd has an unknown tag", i);
+            goto done;
+        }
+        long long lc = PyLong_AsLongLong(PyList_GET_ITEM(links, i));
+        if (lc == -1 && PyErr_Occurred())
+            goto done;
+        k->link = (double)lc / (double)u.len;
+        if (PyList_GET_SIZE(in_root)) {
+            int r = PyObject_IsTrue(PyList_GET_ITEM(in_root, i));
+            if (r < 0)
+                goto done;
+            k->in_root = r;
+        }
+        if (k->long_) {
+            n_long++;
+            if (first == n)
+                first = i;
+            last_long = i;
+        }
+        total_width += (double)k->width;
+        if (k->in_root)
+            root_width += (double)k->width;
+        double *row = x + i * NFEAT;
+        /* the per-block checks that read the text again */
+        int bp = 0;
+        if (k->width < 2 * PROSE_WIDTH) {
+            if (2 * u.len > lower_cap) {
+                lower_cap = 2 * u.len + 64;
+                Py_UCS4 *grown = PyMem_Realloc(lower, lower_cap * sizeof(Py_UCS4));
+                if (!grown) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                lower = grown;
+            }
+            bp = is_boilerplate(&u, lower);
+        }
+        row[14] = bp;
+        int found = PySet_Contains(seen, t);
+        if (found < 0 || (!found && PySet_Add(seen, t) < 0))
+            goto done;
+        row[15] = found;
+        row[26] = k->digit >= 4 && has_date(&u, u.len < 300 ? u.len : 300);
+        int in_title = 0;
+        if (title != Py_None && u.len >= 15) {
+            in_title = PyUnicode_Contains(title, t);
+            if (in_title < 0)
+                goto done;
+        }
+        row[40] = in_title;
+    }
+    double total = total_width > 1.0 ? total_width : 1.0;
+    double log_total = log1p(total) / 10; /* math.log1p in the Python path: libm's */
+    double root_share = root_width / total;
+    /* runs of short blocks between long ones: their lengths, by run (run id = long blocks so far) */
+    Py_ssize_t *run_len = PyMem_Calloc(n_long + 1, sizeof(Py_ssize_t));
+    if (!run_len) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0, id = 0; i < n; i++) {
+        id += b[i].long_;
+        if (!b[i].long_)
+            run_len[id]++;
+    }
+    Py_ssize_t before = -n, run_id = 0;
+    Py_ssize_t *after = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
+    if (!after) {
+        PyMem_Free(run_len);
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = n - 1, next = 2 * n; i >= 0; i--) {
+        if (b[i].long_)
+            next = i;
+        after[i] = next;
+    }
+    int fits = 1;
+    for (Py_ssize_t i = 0; i < n && fits; i++) {
+        block_t *k = &b[i];
+        double *row = x + i * NFEAT;
+        double size = (double)k->len, width = (double)k->width;
+        if (k->long_)
+            before = i;
+        run_id += k->long_;
+        Py_ssize_t gap = i - before < after[i] - i ? i - before : after[i] - i;
+        if (gap > n)
+            gap = n;
+        double run = k->long_ ? 0 : (double)run_len[run_id];
+        double lw, lg, lr, ls;
+        if (log1p_np(width, &lw) < 0 || log1p_np((double)gap, &lg) < 0 || log1p_np(run, &lr) < 0 ||
+            log1p_np((double)k->space + 1, &ls) < 0) {
+            fits = 0;
+            break;
+        }
+        int link_heavy = k->link > 0.5;
+        double punct = (double)k->punct / size * 10;
+        row[0] = 1;
+        row[1] = lw / 5;
+        row[2] = k->long_;
+        row[3] = k->link;
+        row[4] = link_heavy;
+        for (int c = 0; c < 6; c++)
+            row[5 + c] = k->tag == c;
+        row[11] = punct < 2.0 ? punct : 2.0;
+        row[12] = k->last == 1;
+        row[13] = (double)k->digit / size;
+        row[16] = i < first;
+        row[17] = i > last_long;
+        row[18] = (double)i / (double)(n - 1 > 1 ? n - 1 : 1);
+        row[19] = i > 0 ? b[i - 1].long_ : 0;
+        row[20] = i + 1 < n ? b[i + 1].long_ : 0;
+        row[21] = i > 0 ? b[i - 1].link : 1;
+        row[22] = i + 1 < n ? b[i + 1].link : 1;
+        row[23] = i == first - 1;
+        row[24] = width / total;
+        row[25] = (double)(k->sep < 3 ? k->sep : 3) / 3;
+        row[27] = log_total;
+        row[28] = (double)n_long / (double)n;
+        row[29] = lg / 3;
+        row[30] = lr / 3;
+        row[31] = (double)(k->tag == 3) * (double)link_heavy;
+        row[32] = k->last == 2;
+        row[33] = ls / 5;
+        row[34] = has_root;
+        row[35] = k->in_root;
+        row[36] = root_share;
+        row[37] = k->len < 15;
+        row[38] = (double)k->in_root * (double)k->long_;
+        row[39] = (double)k->in_root * (double)(i < first);
+    }
+    PyMem_Free(run_len);
+    PyMem_Free(after);
+    result = fits ? Py_True : Py_False;
+done:
+    PyMem_Free(b);
+    PyMem_Free(lower);
+    Py_XDECREF(seen);
+    PyBuffer_Release(&out);
+    Py_XINCREF(result);
+    return result;
+}
+
 /* ---------------------------------------------------------------- blocks.choose_root */
 
 PyDoc_STRVAR(choose_root_doc, "choose_root(texts, roots, candidates) -> in_root: blocks.choose_root's list (candidates <= 64).");
@@ -559,6 +976,66 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------- boilerplate.select_lines */
+
+/* blocks.width(): CJK, Hangul and full-width forms (its _WIDE regex, punctuation included) count three */
+static inline int regex_wide(Py_UCS4 c) {
+    return (c >= 0x1100 && c <= 0x11FF) || (c >= 0x2E80 && c <= 0xA4CF) || (c >= 0xAC00 && c <= 0xD7AF) ||
+           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0xFF00 && c <= 0xFFEF);
+}
+
+PyDoc_STRVAR(select_doc, "select(texts, probability, threshold, long) -> the texts kept, or None when the line rules decide\n"
+                         "instead (nothing kept, or no block `long` wide): boilerplate.select_lines' model branch.");
+
+static PyObject *select_kept(PyObject *self, PyObject *args) {
+    PyObject *texts, *prob_obj;
+    double threshold;
+    Py_ssize_t long_width;
+    if (!PyArg_ParseTuple(args, "O!Odn", &PyList_Type, &texts, &prob_obj, &threshold, &long_width))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(texts);
+    Py_buffer pv;
+    if (PyObject_GetBuffer(prob_obj, &pv, PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    if (pv.len != n * (Py_ssize_t)sizeof(double)) {
+        PyBuffer_Release(&pv);
+        PyErr_SetString(PyExc_ValueError, "select: probability must hold len(texts) float64");
+        return NULL;
+    }
+    const double *prob = pv.buf;
+    int kept = 0, has_long = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        kept |= prob[i] >= threshold;
+    for (Py_ssize_t i = 0; i < n && !has_long; i++) {
+        PyObject *t = PyList_GET_ITEM(texts, i);
+        if (!PyUnicode_Check(t)) {
+            PyBuffer_Release(&pv);
+            PyErr_SetString(PyExc_TypeError, "select: texts must be str");
+            return NULL;
+        }
+        ustr u;
+        ustr_of(t, &u);
+        Py_ssize_t width = u.len;
+        if (width < long_width && u.kind != PyUnicode_1BYTE_KIND)
+            for (Py_ssize_t p = 0; p < u.len && width < long_width; p++)
+                width += 2 * regex_wide(AT(&u, p));
+        has_long = width >= long_width;
+    }
+    PyObject *out = NULL;
+    if (n && (!kept || !has_long)) {
+        out = Py_None;
+        Py_INCREF(out);
+    } else if ((out = PyList_New(0)) != NULL) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (prob[i] >= threshold && PyList_Append(out, PyList_GET_ITEM(texts, i)) < 0) {
+                Py_CLEAR(out);
+                break;
+            }
+    }
+    PyBuffer_Release(&pv);
+    return out;
+}
+
 /* ---------------------------------------------------------------- module */
 
 static PyObject *boilerplate_terms(PyObject *self, PyObject *unused) {
@@ -584,6 +1061,7 @@ static PyMethodDef methods[] = {
     {"parse", parse, METH_VARARGS, parse_doc},
     {"choose_root", choose_root, METH_VARARGS, choose_root_doc},
     {"mlp", mlp, METH_VARARGS, mlp_doc},
+    {"select", select_kept, METH_VARARGS, select_doc},
     {"features", features, METH_VARARGS, features_doc},
     {"set_log1p_table", set_log1p_table, METH_O, set_log1p_table_doc},
     {"boilerplate_terms", boilerplate_terms, METH_NOARGS, "The boilerplate words and phrases compiled in (for the tests)."},

@@ -121,8 +121,13 @@ def rule_lines(tree: HTMLTree, html: str, opts: ExtractOptions) -> list[str]:
     return lines
 
 
-def select_lines(blocks: Blocks, probability, threshold: float, opts: ExtractOptions) -> list[str]:
+def select_lines(blocks: Blocks, probability, threshold: float, opts: ExtractOptions, compiled: bool = True) -> list[str]:
     """The text of the blocks the model keeps."""
+    if compiled and _blocks._blockfeat is not None:
+        kept = _blocks._blockfeat.select(blocks.texts, probability, threshold, LONG)
+        if kept is not None:
+            return kept
+        compiled = False  # the line rules decide: below
     keep = probability >= threshold
     texts = blocks.texts
     if texts and (not keep.any() or not any(len(t) >= LONG or width(t) >= LONG for t in texts)):
