@@ -27,7 +27,7 @@ from curate.stages.extract.blocks import Blocks, choose_root, mark_roots, parse_
 from curate.stages.extract.boilerplate import ExtractOptions, select_lines
 
 _blockfeat = blocks_mod._blockfeat
-pytestmark = pytest.mark.skipif(_blockfeat is None, reason="the C module was not built (no C compiler at install)")
+needs_c = pytest.mark.skipif(_blockfeat is None, reason="the C module was not built (no C compiler at install)")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 MODEL, OPTS = load_model(), ExtractOptions(method="model")
@@ -124,12 +124,14 @@ BUILT = {
 }
 
 
+@needs_c
 @pytest.mark.parametrize("name", sorted(BUILT))
 def test_built_pages_give_the_same_blocks_and_features(name):
     for minimal, candidates, title, has_root in extractions(BUILT[name]):
         assert_same(minimal, candidates, title, has_root)
 
 
+@needs_c
 def test_line_loop_edge_cases():
     # tags spanning lines (line by line instead), unclosed <a>, <abbr> (not a link), <pre> vs <p> prefixes,
     # closing tags never opened, markers in text with Unicode digits and numbers beyond 63
@@ -152,11 +154,13 @@ def test_line_loop_edge_cases():
             assert blocks.roots[-2] == 1 << 99 and blocks.roots[-1] == (1 << 99) | (1 << 70)
 
 
+@needs_c
 def test_compiled_boilerplate_terms_are_the_python_ones():
     words, phrases = _blockfeat.boilerplate_terms()
     assert set(words) == BOILERPLATE_WORDS and tuple(phrases) == BOILERPLATE_PHRASES
 
 
+@needs_c
 def test_random_texts_give_the_same_features():
     # blocks of random characters from the classes the features count (ASCII, punctuation, CJK, full-width,
     # astral, whitespace, digits and date separators), tags and link counts at random
@@ -191,6 +195,7 @@ def _dev_pages() -> list[str]:
     return pages
 
 
+@needs_c
 @pytest.mark.skipif(not SHARED.exists(), reason="../shared (the dev sets) is not present")
 def test_every_dev_page_gives_the_same_blocks_and_features():
     from curate.stages.extract.html import decode_html

@@ -147,7 +147,7 @@ def _say_block_pass_runs_in_python() -> None:
     from curate.logs import log  # here, not at import: it configures logging, which library users may not want
 
     log.warning("extract: the C block pass not built (no C compiler when curate was installed): method=model runs "
-                "its Python version, same output, about 1.5x slower; `make setup` with gcc installed builds it")
+                "its Python version, same output, about 1.3x slower; `make setup` with gcc installed builds it")
 
 
 def model_blocks(tree: HTMLTree, html: str, opts: ExtractOptions) -> tuple[Blocks, bool]:
