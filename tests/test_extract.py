@@ -239,6 +239,21 @@ def test_deeply_nested_page_is_fast_and_keeps_its_text(tmp_path):
     assert "Volunteers carried sandbags" in doc["text"] and not doc.get("reject_reason")
 
 
+@pytest.mark.parametrize("depth", [8, 9, 10, 11, 40])
+@pytest.mark.parametrize("after", ["", "<span>x</span>", "<b>after</b> text <i>more</i>"])
+def test_depth_guard_selector_answers_as_the_full_chain(depth, after):
+    # the guard tries only last children (cheaper); a deep element's parent's last child is as deep
+    from resiliparse.parse.html import HTMLTree
+
+    from curate.stages.extract.boilerplate import _deeper_than
+
+    page = "<html><body>" + "<div>" * (depth - 2) + "<p>deep</p>" + after + "</div>" * (depth - 2) + "</body></html>"
+    document = HTMLTree.parse(page).document
+    full_chain = " > ".join(["*"] * 11)
+    assert (document.query_selector(_deeper_than(10)) is None) == (document.query_selector(full_chain) is None)
+    assert (document.query_selector(_deeper_than(10)) is None) == (depth < 10)
+
+
 def test_old_formats_warc_018_and_arc_v1(tmp_path):
     page = http_response(article().encode(), "text/html")
     warc018 = tmp_path / "old.warc"

@@ -8,6 +8,11 @@ runs of short, link-heavy lines), and whether it lies in the page's declared art
 computed for all blocks of a page in a few numpy calls; weights live in `block_model.json` next to
 this file, rebuilt from the dev sets' *tuning halves* by `scripts/train_extract_blocks.py`, and a
 page is scored in one matrix product.
+
+The features are computed in C (`_blockfeat.features`) when the module is built: the numpy version
+below is the reference (tests/test_extract_blockfeat.py checks they are equal), but its ~60 numpy
+calls a page cost a few µs each whatever the page's size, which was most of the model's cost over
+resiliparse's own.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curate.stages.extract.blocks import Blocks
+from curate.stages.extract.blocks import Blocks, _blockfeat
 
 MODEL_PATH = Path(__file__).with_name("block_model.json")
 LONG = 70  # a block at least this wide is prose
@@ -111,8 +116,28 @@ def char_counts(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lens.astype(np.float64), counts.astype(np.float64), last
 
 
-def block_features(blocks: Blocks, has_root: bool = False, title: str | None = None) -> np.ndarray:
+# numpy's log1p of small integers, for the C features: numpy's SIMD log1p and libm's differ in the last
+# bit for some values, and the features must be the Python path's to the bit. Wider values: Python path.
+_LOG1P_TABLE = np.log1p(np.arange(1 << 16, dtype=np.float64))
+if _blockfeat is not None:
+    _blockfeat.set_log1p_table(_LOG1P_TABLE)
+
+
+def block_features(blocks: Blocks, has_root: bool = False, title: str | None = None, compiled: bool = True) -> np.ndarray:
     """One row of FEATURES per block; `title` is the page's <title>, whitespace-collapsed.
+
+    In C unless `compiled` is False or the module is missing (or a block is wider than the log table).
+    """
+    n = len(blocks)
+    if compiled and _blockfeat is not None and n:
+        x = np.empty((n, len(FEATURES)))
+        if _blockfeat.features(blocks.texts, blocks.tags, blocks.link_chars, blocks.in_root, has_root, title, x):
+            return x
+    return _block_features_py(blocks, has_root, title)
+
+
+def _block_features_py(blocks: Blocks, has_root: bool, title: str | None) -> np.ndarray:
+    """block_features() in numpy, the reference.
 
     Character-class counts for all blocks come from a handful of numpy calls on the page's joined
     text; per block, Python only checks short blocks for boilerplate words, blocks with digits for
@@ -210,7 +235,8 @@ class BlockModel:
         if tuple(data["features"]) != FEATURES:
             raise ValueError(f"{source}: features {data['features']} do not match this code's {FEATURES}")
         self.mean, self.scale = np.asarray(data["mean"]), np.asarray(data["scale"])
-        self.layers = [(np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)) for w, b in data["layers"]]
+        self.layers = [(np.ascontiguousarray(w, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64))
+                       for w, b in data["layers"]]
         self.threshold = float(data["threshold"])
 
     def logits(self, x: np.ndarray) -> np.ndarray:
@@ -221,10 +247,17 @@ class BlockModel:
                 h = np.tanh(h)
         return h[:, 0]
 
-    def probability(self, blocks: Blocks, has_root: bool = False, title: str | None = None) -> np.ndarray:
+    def probability(self, blocks: Blocks, has_root: bool = False, title: str | None = None, compiled: bool = True) -> np.ndarray:
         if not blocks:
             return np.zeros(0)
-        return 1.0 / (1.0 + np.exp(-self.logits(block_features(blocks, has_root, title))))
+        x = block_features(blocks, has_root, title, compiled)
+        if compiled and _blockfeat is not None:
+            # in C: the same arithmetic in another summation order than numpy's matrix product, and libm's
+            # tanh/exp for numpy's: probabilities within ~1e-15 of numpy's (tests/test_extract_blockfeat.py)
+            p = np.empty(len(x))
+            _blockfeat.mlp(x, self.mean, self.scale, self.layers, p)
+            return p
+        return 1.0 / (1.0 + np.exp(-self.logits(x)))
 
 
 @functools.cache

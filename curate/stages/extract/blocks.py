@@ -12,6 +12,9 @@ The article elements are found in the DOM before extraction (`mark_roots`): a st
 marker text node is put inside each, and resiliparse carries them into its output like any text,
 so a block's place inside an article costs one regex per line that holds a marker, instead of
 the article's whole text as a Python string and a substring search per block.
+
+The line loop runs in C (`_blockfeat.parse`, built by `pip install`) when the module is there; the
+Python loop below is the reference it is tested against, and what runs without a C compiler.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ import re
 from dataclasses import dataclass, field
 
 from resiliparse.parse.html import HTMLTree
+
+try:
+    from curate.stages.extract import _blockfeat
+except ImportError:  # no C compiler at install time: the Python loops run (boilerplate.py logs it once)
+    _blockfeat = None
 
 _BLOCK_EVENT = re.compile(r"<(/?)(p|h[1-6]|li|pre)\b")
 _LINK = re.compile(r"<a\b[^>]*>(.*?)</a>", re.S)
@@ -78,19 +86,28 @@ def mark_roots(tree: HTMLTree) -> int:
     if not len(chosen):
         return 0
     chosen = chosen[:MAX_ROOTS]
-    for i, el in enumerate(chosen):
-        el.prepend(tree.create_text_node(f"\x1e{i}\x1e"))
-        el.append(tree.create_text_node(f"\x1f{i}\x1f"))
+    text_node = tree.create_text_node
+    for (start, end), el in zip(_MARKERS, chosen):
+        el.prepend(text_node(start))
+        el.append(text_node(end))
     return len(chosen)
 
 
-def choose_root(blocks: Blocks, candidates: int) -> None:
+_MARKERS = [(f"\x1e{i}\x1e", f"\x1f{i}\x1f") for i in range(MAX_ROOTS)]
+
+
+def choose_root(blocks: Blocks, candidates: int, compiled: bool = True) -> None:
     """Mark the blocks of the candidate article holding the most text (none when nothing was marked)."""
+    if compiled and _blockfeat is not None and candidates <= 64:
+        blocks.in_root = _blockfeat.choose_root(blocks.texts, blocks.roots, candidates)
+        return
     if not candidates or not any(blocks.roots):
         blocks.in_root = [False] * len(blocks)
         return
     size = [0] * candidates
+    marked = (1 << candidates) - 1  # a page's own text can hold marker-like characters with higher numbers
     for text, mask in zip(blocks.texts, blocks.roots):
+        mask &= marked
         i = 0
         while mask:
             if mask & 1:
@@ -101,22 +118,29 @@ def choose_root(blocks: Blocks, candidates: int) -> None:
     blocks.in_root = [bool(m & bit) for m in blocks.roots]
 
 
-def parse_blocks(minimal_html: str) -> Blocks:
+def parse_blocks(minimal_html: str, compiled: bool = True) -> Blocks:
     """The non-empty lines of resiliparse's minimal-HTML output, as blocks.
 
     Tags, markers and entities go in one pass over the whole output (C regex and html.unescape);
-    the loop over lines only follows block tags and link text, on the lines that have tags.
+    the loop over lines only follows block tags and link text, on the lines that have tags
+    (in C unless `compiled` is False or the module is missing).
     """
-    raw = minimal_html.split("\n")
+    if compiled and _blockfeat is not None:
+        parsed = _blockfeat.parse(minimal_html, html.unescape)
+        if parsed is not None:  # None: a tag or an entity spanning lines, which the code below handles
+            return Blocks(*parsed)
     plain = _ANY_TAG.sub("", minimal_html) if "<" in minimal_html else minimal_html
     marked = "\x1e" in plain or "\x1f" in plain
     if marked:
         plain = _MARK.sub("", plain)
     if "&" in plain:
         plain = html.unescape(plain)
+        if "\n" not in minimal_html and "\n" in plain:  # an entity for a newline (&#10;): one line, as it was
+            plain = plain.replace("\n", " ")
+    raw = minimal_html.split("\n")
     lines = plain.split("\n")
     if len(lines) != len(raw):  # a tag or an entity spanning lines: line by line instead
-        return _parse_lines(raw)
+        return _parse_lines(raw, compiled)
     out = Blocks()
     texts, tags, links, roots = out.texts, out.tags, out.link_chars, out.roots
     open_tags: list[str] = []
@@ -154,11 +178,11 @@ def parse_blocks(minimal_html: str) -> Blocks:
     return out
 
 
-def _parse_lines(raw: list[str]) -> Blocks:
+def _parse_lines(raw: list[str], compiled: bool) -> Blocks:
     """parse_blocks() line by line (a tag spanning lines is cut at the line's end)."""
     out = Blocks()
     for line in raw:
-        one = parse_blocks(line)
+        one = parse_blocks(line, compiled)
         out.texts += one.texts
         out.tags += one.tags
         out.link_chars += one.link_chars
