@@ -42,7 +42,7 @@ class ExtractOptions:
     include_comments: bool = False
     # Chromium's HTML parser nests at most 512 levels (kMaximumHTMLParserDOMTreeDepth); no readability test page reaches 64.
     max_depth: int = 512
-    method: str = "rules"  # "rules" (line rules, the default) or "model" (block classifier)
+    method: str = "model"  # "model" (block classifier, the default) or "rules" (line rules)
     model_path: str | None = None  # block model weights (default: block_model.json next to the code)
     threshold: float | None = None  # keep-probability threshold (default: the model's)
     skip: tuple[str, ...] = ()  # CSS selectors of elements the main-content pass skips
