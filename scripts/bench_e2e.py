@@ -364,8 +364,8 @@ inputs:
   - path: {input}
     source: bench
 stages:
-  - stage: extract            # WARC -> main text (resiliparse + line rules), lid.176 language
-    timeout_seconds: {timeout}
+  - stage: extract            # WARC -> main text (resiliparse + the block model), lid.176 language
+    timeout_seconds: {timeout}{method}
   - stage: model-filter       # FineWeb's language filter: English, score >= 0.65
     languages: [en]
     min_language_score: 0.65
@@ -378,12 +378,17 @@ stages:
 """
 
 
+METHOD_ENV = "BENCH_E2E_EXTRACT_METHOD"
+
+
 def side_curate(work: Path, timeout: float, profile: bool = False, staged: bool = False) -> None:
     """`curate run` of CURATE_CONFIG. staged: every stage's shards written and no language push-down
     (`materialize: true`, `language_push_down: false`), as curate ran before the fused pass."""
     out = work / ("curate-staged" if staged else "curate")
     config = out / "config.yaml"
-    text = CURATE_CONFIG.format(input=work / "input" / "warc", timeout=timeout)
+    method = os.environ.get(METHOD_ENV)
+    text = CURATE_CONFIG.format(input=work / "input" / "warc", timeout=timeout,
+                                method=f"\n    method: {method}" if method else "")
     if staged:
         text = text.replace("workers: 1\n", "workers: 1\nmaterialize: true\nlanguage_push_down: false\n")
     config.write_text(text)
@@ -678,11 +683,15 @@ def main() -> None:
         "datatrove's 1 s, which on a loaded machine cuts pages that need far less CPU"))
     ap.add_argument("--staged", action="store_true", help=(
         "also run curate as before the fused pass (every stage's shards written, no language push-down)"))
+    ap.add_argument("--extract-method", choices=("model", "rules"), help=(
+        "curate's extraction method (default: the stage's default, model); rules: the line rules, a little faster"))
     ap.add_argument("--side", choices=("assets", "datatrove", "curate", "curate-staged"), help=argparse.SUPPRESS)
     ap.add_argument("--crawl-tb", type=float, default=100.0, help="the crawl size the core-hours are projected to")
     ap.add_argument("--english-share", type=float, default=0.45, help="share of the crawl's pages that pass the language check")
     ap.add_argument("--report-only", action="store_true", help="print the tables again from WORK/results.json")
     args = ap.parse_args()
+    if args.extract_method:  # read by side_curate in the child processes
+        os.environ[METHOD_ENV] = args.extract_method
     work = args.work.resolve()
     if args.report_only:
         results = json.loads((work / "results.json").read_text())
