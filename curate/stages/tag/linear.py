@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import functools
 import json
-from itertools import chain
 from dataclasses import asdict, dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
