@@ -15,10 +15,20 @@ logistic regression) on standardised features, weighted cross-entropy, full-batc
 With --cv N, hidden units, L2 and the keep threshold are chosen by N-fold cross-validation inside
 the tuning halves (mean held-out F1 of the two sets); without it, --hidden/--l2 are taken as given
 and the threshold maximises the tuning halves' own F1 (which overfitted once: docs/extract.md).
+--cv-seeds R repeats the cross-validation R times (another fold split and other initial weights each
+time) and averages, since one split's differences between configurations are about its noise.
+
+--ensemble K trains K networks from different initial weights and averages their logits. K
+one-hidden-layer networks on the same standardisation average into one network with K x hidden
+units (first layers side by side, second-layer weights / K, mean output bias), so the model file
+and the C forward pass are the same as for one network.
 
 The shipped block_model.json was built with (about 20 minutes on this shared 2-core machine):
 
     python scripts/train_extract_blocks.py --cv 3
+
+(with numpy's BLAS at its default thread count: with OMP_NUM_THREADS=1 the matrix products sum in
+another order and the weights come out up to 0.002 apart, a network as good but not the same bits).
 """
 
 from __future__ import annotations
@@ -136,11 +146,31 @@ def stack(data: dict, keep_page) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
 
 
-def train(data: dict, hidden: int, l2: float, seed: int, keep_page=lambda p: True) -> dict:
+def average_logits(members: list[list]) -> list:
+    """One network whose logit is the mean of the members' logits (all on the same standardised input)."""
+    if len(members) == 1:
+        return members[0]
+    k = len(members)
+    if len(members[0]) == 1:  # logistic regressions: the mean of the weights
+        return [(sum(m[0][0] for m in members) / k, sum(m[0][1] for m in members) / k)]
+    w1 = np.hstack([m[0][0] for m in members])
+    b1 = np.concatenate([m[0][1] for m in members])
+    w2 = np.vstack([m[1][0] for m in members]) / k
+    b2 = sum(m[1][1] for m in members) / k
+    return [(w1, b1), (w2, b2)]
+
+
+def member_seeds(seed: int, k: int) -> list[int]:
+    """The ensemble's seeds: `seed` itself first (so K=1 is the single network), then seed + 1000, + 2000, ..."""
+    return [seed + 1000 * i for i in range(k)]
+
+
+def train(data: dict, hidden: int, l2: float, seed: int, keep_page=lambda p: True, ensemble: int = 1) -> dict:
     x, y, w = stack(data, keep_page)
     mean, scale = x.mean(0), x.std(0) + 1e-6
     mean[0], scale[0] = 0.0, 1.0  # the bias column stays 1
-    layers = fit((x - mean) / scale, y, w, hidden, l2, seed)
+    xs = (x - mean) / scale
+    layers = average_logits([fit(xs, y, w, hidden, l2, s) for s in member_seeds(seed, ensemble)])
     return {"features": list(FEATURES), "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
             "layers": [(wt.round(6).tolist(), b.round(6).tolist()) for wt, b in layers], "threshold": 0.5}
 
@@ -148,20 +178,33 @@ def train(data: dict, hidden: int, l2: float, seed: int, keep_page=lambda p: Tru
 GRID = [round(t, 2) for t in np.arange(0.2, 0.81, 0.05)]
 
 
-def fold_of(name: str, folds: int) -> int:
-    """A page's cross-validation fold inside the tuning half (a hash independent of the tune/check split)."""
-    return int(hashlib.sha1(f"fold:{name}".encode()).hexdigest(), 16) % folds
+def fold_of(name: str, folds: int, split: int = 0) -> int:
+    """A page's cross-validation fold inside the tuning half (a hash independent of the tune/check split).
+
+    Split 0 is the original fold split; other splits (--cv-seeds) salt the hash.
+    """
+    key = f"fold:{name}" if split == 0 else f"fold{split}:{name}"
+    return int(hashlib.sha1(key.encode()).hexdigest(), 16) % folds
 
 
-def cross_validate(data: dict, hidden: int, l2: float, seed: int, folds: int, opts: ExtractOptions) -> dict:
+def cross_validate(data: dict, hidden: int, l2: float, seed: int, folds: int, opts: ExtractOptions,
+                   ensemble: int = 1, split: int = 0) -> dict:
     """Mean held-out F1 per threshold (mean of the two dev sets, then of the folds), tuning pages only."""
     scores = {t: [] for t in GRID}
     for f in range(folds):
-        model = BlockModel(train(data, hidden, l2, seed, lambda p: fold_of(p["name"], folds) != f))
-        held = {name: [r for r in rows if fold_of(r[0]["name"], folds) == f] for name, rows in data.items()}
+        model = BlockModel(train(data, hidden, l2, seed, lambda p: fold_of(p["name"], folds, split) != f, ensemble))
+        held = {name: [r for r in rows if fold_of(r[0]["name"], folds, split) == f] for name, rows in data.items()}
         for t in GRID:
             scores[t].append(np.mean([half_f1(name, rows, model, t, opts) for name, rows in held.items()]))
     return {t: float(np.mean(v)) for t, v in scores.items()}
+
+
+def repeated_cv(data: dict, hidden: int, l2: float, seed: int, folds: int, repeats: int, opts: ExtractOptions,
+                ensemble: int = 1) -> tuple[dict, list[dict]]:
+    """cross_validate() over `repeats` fold splits (repeat r: split r, initial weights from seed + r): the mean
+    held-out F1 per threshold, and each repeat's."""
+    runs = [cross_validate(data, hidden, l2, seed + r, folds, opts, ensemble, r) for r in range(repeats)]
+    return {t: float(np.mean([run[t] for run in runs])) for t in GRID}, runs
 
 
 def main() -> None:
@@ -174,6 +217,11 @@ def main() -> None:
                     "over the tuning pages (grid: --grid-hidden x --grid-l2) instead of taking --hidden/--l2 as given")
     ap.add_argument("--grid-hidden", default="0,4,8")
     ap.add_argument("--grid-l2", default="1e-3,1e-2,3e-2")
+    ap.add_argument("--ensemble", type=int, default=1, help="average the logits of K networks trained from different "
+                    "initial weights (one network of K x hidden units); used in cross-validation and for the model")
+    ap.add_argument("--grid-ensemble", default="", help="with --cv: ensemble sizes to choose from (default: --ensemble)")
+    ap.add_argument("--cv-seeds", type=int, default=1, help="with --cv: repeat the cross-validation over this many fold "
+                    "splits and initial weights, and average")
     ap.add_argument("--zero", default="", help="comma-separated features to zero (an ablation: does the model need them?)")
     args = ap.parse_args()
     opts = ExtractOptions()
@@ -192,15 +240,19 @@ def main() -> None:
     chosen_t = None
     if args.cv:
         results = {}
+        sizes = list(map(int, args.grid_ensemble.split(","))) if args.grid_ensemble else [args.ensemble]
         for hidden in map(int, args.grid_hidden.split(",")):
             for l2 in map(float, args.grid_l2.split(",")):
-                f1 = cross_validate(data, hidden, l2, args.seed, args.cv, opts)
-                t = max(GRID, key=f1.get)
-                results[hidden, l2] = (f1[t], t)
-                print(f"cv: hidden {hidden} l2 {l2:g}: held-out F1 {f1[t]:.4f} at threshold {t:.2f}", flush=True)
-        (args.hidden, args.l2), (_, chosen_t) = max(results.items(), key=lambda kv: kv[1][0])
-        print(f"cv chose hidden {args.hidden}, l2 {args.l2:g}, threshold {chosen_t:.2f}")
-    model_data = train(data, args.hidden, args.l2, args.seed)
+                for k in sizes:
+                    f1, runs = repeated_cv(data, hidden, l2, args.seed, args.cv, args.cv_seeds, opts, k)
+                    t = max(GRID, key=f1.get)
+                    results[hidden, l2, k] = (f1[t], t)
+                    each = " ".join(f"{run[t]:.4f}" for run in runs) if len(runs) > 1 else ""
+                    print(f"cv: hidden {hidden} l2 {l2:g} ensemble {k}: held-out F1 {f1[t]:.4f} at threshold {t:.2f}"
+                          + (f" (each split at that threshold: {each})" if each else ""), flush=True)
+        (args.hidden, args.l2, args.ensemble), (_, chosen_t) = max(results.items(), key=lambda kv: kv[1][0])
+        print(f"cv chose hidden {args.hidden}, l2 {args.l2:g}, ensemble {args.ensemble}, threshold {chosen_t:.2f}")
+    model_data = train(data, args.hidden, args.l2, args.seed, ensemble=args.ensemble)
     layers = model_data["layers"]
     model = BlockModel(model_data)
     f1 = {t: {name: half_f1(name, rows, model, t, opts) for name, rows in data.items()} for t in GRID}
@@ -212,6 +264,8 @@ def main() -> None:
               "scripts/train_extract_blocks.py from the tuning halves of Mozilla Readability's test pages and trafilatura's "
               "evaluation pages (both Apache-2.0). The weights are released with curate under its licence.",
         threshold=threshold, hidden=args.hidden, l2=args.l2, seed=args.seed, tuning_f1=f1[threshold], cv_folds=args.cv)
+    if args.ensemble > 1:  # only then, so a single network's file stays as it was
+        model_data.update(ensemble=args.ensemble, cv_seeds=args.cv_seeds)
     args.out.write_text(json.dumps(model_data, separators=(",", ":")) + "\n")
     if not args.hidden:
         for name, b in sorted(zip(FEATURES, np.asarray(layers[0][0])[:, 0]), key=lambda z: -abs(z[1])):
