@@ -241,7 +241,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="timing passes per extractor after the scored one (fastest kept)")
     ap.add_argument("--only", default="", help="comma-separated extractor name prefixes to run")
     ap.add_argument("--crawl", type=Path, help="also time the whole stage on these archives (e.g. a `curate demo-crawl` folder)")
-    ap.add_argument("--stage-speed", action="store_true", help="also time the whole stage on the readability pages as .html files")
+    ap.add_argument("--stage-speed", action="store_true", help="also time the whole stage on each dev set's pages as .html files")
     ap.add_argument("--worst", type=int, default=0, help="print the N worst pages for curate")
     ap.add_argument("--half", choices=HALVES, default="tune", help="the half --worst looks at (tune on the tuning half only)")
     ap.add_argument("--model", help="block model weights to score instead of the shipped block_model.json")
@@ -258,11 +258,11 @@ def main() -> None:
         pages = load()
         rows = bench(dataset, pages, chosen, args.repeat)
         print_table(dataset, rows, chosen, args.repeat)
-        if args.stage_speed and dataset == "readability":
+        if args.stage_speed:
             with tempfile.TemporaryDirectory() as tmp:
                 for p in pages:
                     (Path(tmp) / f"{p['name']}.html").write_bytes(p["raw"])
-                print_stage_speeds("the readability pages as .html files", [tmp], max(args.repeat, 1))
+                print_stage_speeds(f"the {dataset} pages as .html files", [tmp], max(args.repeat, 1))
         if args.worst and CURATE in chosen:
             r = rows[CURATE, args.half]
             for s, i in sorted(zip(r["per_page"], r["idx"]))[: args.worst]:

@@ -57,9 +57,9 @@ class ExtractConfig(StageConfig):
     keep_head_lines: int = Field(1, ge=0, description="Short lines kept just before the first prose line (the headline).")
     min_main_chars: int = Field(200, ge=0, description="Below this much main text, the whole page's text goes through the boilerplate pass instead.")
     include_comments: bool = Field(False, description="Keep user comment sections as main content.")
-    # rules stays the default: the block model is more accurate (check halves: F1 above trafilatura's on
-    # Readability's pages, 0.0006 below on trafilatura's, where the rules are 0.024 below) but 7-8.5x
-    # trafilatura's speed per core, below the 10x the stage promises (docs/extract.md, side by side).
+    # model is the default: on unseen pages (the dev sets' check halves) its F1 is above trafilatura's on
+    # Readability's pages and 0.0006 below on trafilatura's, where the rules are 0.024 below; the rules are
+    # a few percent faster (docs/extract.md, side by side).
     method: Literal["model", "rules"] = Field("model", description="curate extractor: model (block classifier: F1 within 0.001 of trafilatura's or above it on unseen pages, 9-12x its speed) or rules (line rules: 10-13x its speed, 0.024 less F1 on trafilatura's pages).")
     # Chromium's HTML parser nests at most 512 levels (kMaximumHTMLParserDOMTreeDepth); resiliparse's main-content pass is quadratic in depth.
     max_dom_depth: int = Field(512, ge=8, description="Pages nested deeper skip the main-content pass (quadratic in depth) for the whole-page pass.")
@@ -240,9 +240,10 @@ class ExtractStage(Stage):
         if cfg.extractor == "trafilatura":
             import trafilatura
 
-            result = trafilatura.bare_extraction(html, favor_precision=True, include_comments=cfg.include_comments,
-                                                 with_metadata=True)  # one parse for text and title
-            return {TEXT: result.text or "", "title": result.title} if result else {TEXT: "", "title": None}
+            # FineWeb's call (as datatrove makes it); the title from lexbor, as curate's own extractor takes it:
+            # trafilatura's metadata pass (with_metadata=True) cost another third of its extraction time
+            text = trafilatura.extract(html, favor_precision=True, include_comments=cfg.include_comments, deduplicate=False)
+            return {TEXT: text or "", "title": (HTMLTree.parse(html).title or "").strip() or None}
         tree = HTMLTree.parse(html)
         if self.language_gate is not None:
             early = early_language(tree, self.language_gate, cfg.lid_model)
