@@ -1029,7 +1029,7 @@ done:
 /* ---------------------------------------------------------------- boilerplate.page_blocks' depth guard */
 
 PyDoc_STRVAR(more_than_doc, "more_than(text, char, limit): text.count(char) > limit, counting no further than the limit "
-                            "(the depth guard's tag count: str.count reads the whole page, ~3 %% of a page's extraction).");
+                            "(the depth guard's tag count: str.count reads the whole page, ~3 % of a page's extraction).");
 
 static PyObject *more_than(PyObject *self, PyObject *args) {
     PyObject *text;
