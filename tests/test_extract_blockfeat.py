@@ -184,6 +184,30 @@ def test_random_texts_give_the_same_features():
         assert np.array_equal(block_features(b, has_root, title), _block_features_py(b, has_root, title))
 
 
+def assert_scan_finds_every_article_kind(html: str) -> None:
+    """scan() in C gives what its Python version gives, counts every start tag, and never clears the bit of an
+    article element kind lexbor's walk finds in the page (a clear bit skips that walk)."""
+    tags, kinds = blocks_mod.scan(html)
+    assert (tags, kinds) == blocks_mod.scan(html, compiled=False)
+    assert tags == sum(html[i + 1: i + 2].isascii() and html[i + 1: i + 2].isalpha() for i in range(len(html)) if html[i] == "<")
+    doc = HTMLTree.parse(html).document
+    for i, (kind, *args) in enumerate(blocks_mod._ROOTS):
+        found = doc.get_elements_by_attr(*args) if kind == "attr" else doc.get_elements_by_tag_name(*args)
+        assert not len(found) or kinds >> i & 1, (args, kinds)
+
+
+@needs_c
+@pytest.mark.parametrize("html", [
+    "", "<", "<main>", "<MAIN", "<Main/>x", "<mainx>", "<article>", "<ARTICLE\n>", "<articles>", "é<main>",
+    "<div itemprop='articleBody'>", "<div ITEMPROP=articleBody>", "<div itemprop=ARTICLEBODY>", "<div role=\"main\">",
+    "<div ROLE = main>", "<div data-role='main'>", "<div role='Main'>", "x role main", "rolemain", "role==main",
+    "\U0001F600 <div role=main><article>", "ü<div role=\"main \">", "<template><article></article></template>",
+    "a < b <3 </p> <!-- c --> <p>x<P>y<z", "<" + "<a" * 40 + "<", "ü" + "<Zb" * 30 + "<", "\U0001F600" + "<q>" * 30,
+])
+def test_scan_agrees_with_python_and_with_lexbor(html):
+    assert_scan_finds_every_article_kind(html)
+
+
 def _dev_pages() -> list[str]:
     pages = [gzip.decompress((d / "source.html.gz").read_bytes()) for d in sorted((SHARED / "readability_testpages" / "pages").iterdir())]
     folder = SHARED / "trafilatura_eval"
@@ -204,6 +228,7 @@ def test_every_dev_page_gives_the_same_blocks_and_features():
     assert len(pages) > 1000
     for i, raw in enumerate(pages):
         html, _ = decode_html(raw)
+        assert_scan_finds_every_article_kind(html)
         # the main-content output of every page; the whole page's (the fallback) of every fourth, for time
         for minimal, candidates, title, has_root in extractions(html, whole=i % 4 == 0):
             assert_same(minimal, candidates, title, has_root)

@@ -64,12 +64,34 @@ def width(line: str) -> int:
 
 # Elements that declare the article, strongest first: schema.org's articleBody, <article>, <main>, role=main.
 _ROOTS = (("attr", "itemprop", "articleBody"), ("tag", "article"), ("tag", "main"), ("attr", "role", "main"))
+ANY_ROOT = (1 << len(_ROOTS)) - 1
+
+_START_TAG = re.compile(r"<[A-Za-z]")
+# scan()'s Python version (what runs without the C module): bit i set when the page's text may hold _ROOTS[i].
+_HINTS = (re.compile(r"=[\t\n\f\r ]*[\"']?articleBody"), re.compile(r"<article(?:[\t\n\f\r />]|\Z)", re.I | re.A),
+          re.compile(r"<main(?:[\t\n\f\r />]|\Z)", re.I | re.A), re.compile(r"(?i:role)[\t\n\f\r ]*=[\t\n\f\r ]*[\"']?main", re.A))
 
 
-def _root_candidates(doc):
-    """The elements of the strongest kind the page has and how many (lexbor's by-tag and by-attribute walks:
-    a CSS selector query over the same DOM cost 3-8x more; `len` makes the walk, so it is taken once)."""
-    for kind, *args in _ROOTS:
+def scan(html: str, compiled: bool = True) -> tuple[int, int]:
+    """One look at the page's text before it is parsed: its number of start tags ('<' and an ASCII letter, as HTML's
+    tokenizer opens a tag; the depth guard's count) and which kinds of article element it may declare (bit i:
+    _ROOTS[i]; clear: lexbor's walk for it would find nothing).
+
+    lexbor compares attribute values exactly and case-sensitively, so the text must hold them as they are, after '='
+    (a value spelt with character references is not seen); tag and attribute names in any case.
+    """
+    if compiled and _blockfeat is not None:
+        return _blockfeat.scan(html)
+    return len(_START_TAG.findall(html)), sum(1 << i for i, rx in enumerate(_HINTS) if rx.search(html))
+
+
+def _root_candidates(doc, kinds: int):
+    """The elements of the strongest kind the page has and how many (lexbor's by-tag and by-attribute walks, only
+    for the kinds in the `kinds` bits: a CSS selector query over the same DOM cost 3-8x more; `len` makes the walk,
+    so it is taken once)."""
+    for i, (kind, *args) in enumerate(_ROOTS):
+        if not kinds >> i & 1:
+            continue
         found = doc.get_elements_by_attr(*args) if kind == "attr" else doc.get_elements_by_tag_name(*args)
         count = len(found)
         if count:
@@ -77,13 +99,14 @@ def _root_candidates(doc):
     return (), 0
 
 
-def mark_roots(tree: HTMLTree) -> int:
+def mark_roots(tree: HTMLTree, kinds: int = ANY_ROOT) -> int:
     """Put markers inside the elements the page declares as its article; the number of candidates marked.
 
+    `kinds`: the bits of scan() (which kinds of element the page's text may hold; by default all are looked for).
     Several <article>s (a teaser list, related posts): `choose_root` later takes the one with the most
     extracted text.
     """
-    found, count = _root_candidates(tree.document)
+    found, count = _root_candidates(tree.document, kinds)
     count = min(count, MAX_ROOTS)
     text_node = tree.create_text_node
     for i in range(count):  # indexing, not slicing: a slice of lexbor's collection is another collection built

@@ -31,7 +31,7 @@ from resiliparse.parse.html import HTMLTree
 
 from curate.stages.extract.block_model import LONG, load_model
 from curate.stages.extract import blocks as _blocks
-from curate.stages.extract.blocks import Blocks, choose_root, mark_roots, parse_blocks, width
+from curate.stages.extract.blocks import Blocks, choose_root, mark_roots, parse_blocks, scan, width
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,11 @@ def clean_lines(lines: list[str], opts: ExtractOptions) -> list[str]:
     return out
 
 
-# A page with at most this many '<' is nested at most this deep, which costs the main-content pass at most
-# ≈0.4 s (measured: 4,096 nested <div>s, 0.39 s; a page with them closed, half as deep, 0.09 s), below the
-# time limit; so the exact depth check (≈0.45 ms a page that needs it) runs only on larger pages: 4 % of the
-# dev sets' pages, against 26 % with 2,048 (2,048 levels: 0.09 s).
+# A page with at most this many start tags ('<' and a letter: every element comes from one, or is implied by one,
+# as the <tbody>/<tr> of nested tables) is cheap for the main-content pass however it nests (measured, 4,096 start
+# tags: unclosed <div>s 0.28-0.39 s, <table><td><div> 0.21 s, nested tables twice as deep 0.01 s), below the time
+# limit; so the exact depth check (≈0.45-1.1 ms a page that needs it) runs only on larger pages: 0.8 % of the dev
+# sets' pages (counting every '<', as before 2026-12-03: 4 %; with 2,048: 26 %).
 SAFE_TAG_COUNT = 4096
 
 
@@ -91,23 +92,21 @@ def _deeper_than(depth: int) -> str:
     return " > ".join(["*"] * depth + ["*:last-child"])
 
 
-def too_deep(tree: HTMLTree, html: str, max_depth: int) -> bool:
+def too_deep(tree: HTMLTree, max_depth: int, tags: int) -> bool:
     """Whether the page nests elements deeper than `max_depth` (then the main-content pass is skipped).
 
-    A page of few tags is cheap to extract however deep, so the CSS check runs only on pages with more
-    than SAFE_TAG_COUNT tags ('<' counted in C, stopping at the limit, where it is built: str.count reads
-    the whole page).
+    A page of few tags is cheap to extract however deep, so the CSS check runs only on pages with more than
+    SAFE_TAG_COUNT start tags (`tags`, from blocks.scan).
     """
-    limit = max(SAFE_TAG_COUNT, max_depth)
-    many = _blocks._blockfeat.more_than(html, "<", limit) if _blocks._blockfeat is not None else html.count("<") > limit
-    return many and tree.document.query_selector(_deeper_than(max_depth)) is not None
+    return tags > max(SAFE_TAG_COUNT, max_depth) and tree.document.query_selector(_deeper_than(max_depth)) is not None
 
 
-def page_blocks(tree: HTMLTree, html: str, opts: ExtractOptions) -> Blocks:
-    """The blocks of the page's main content, or of the whole page when the main-content pass finds too little."""
+def page_blocks(tree: HTMLTree, tags: int, opts: ExtractOptions) -> Blocks:
+    """The blocks of the page's main content, or of the whole page when the main-content pass finds too little
+    (`tags`: the page's number of '<', for the depth guard)."""
     common = dict(preserve_formatting="minimal_html", links=True, alt_texts=False, form_fields=False)
     blocks = Blocks()
-    if not too_deep(tree, html, opts.max_depth):
+    if not too_deep(tree, opts.max_depth, tags):
         blocks = parse_blocks(extract_plain_text(tree, main_content=True, comments=opts.include_comments, noscript=False,
                                                  skip_elements=list(opts.skip) or None, **common))
     if blocks.chars() < opts.min_main_chars:
@@ -126,7 +125,7 @@ def rule_lines(tree: HTMLTree, html: str, opts: ExtractOptions) -> list[str]:
     """The line rules alone over plain-text output (method "rules"): the extractor before the block model, at its speed."""
     common = dict(preserve_formatting=True, alt_texts=False, form_fields=False)
     lines: list[str] = []
-    if not too_deep(tree, html, opts.max_depth):
+    if not too_deep(tree, opts.max_depth, scan(html)[0]):
         text = extract_plain_text(tree, main_content=True, comments=opts.include_comments, noscript=False, **common)
         lines = clean_lines([line.strip() for line in text.split("\n") if line.strip()], opts)
     for noscript in (False, True):
@@ -168,8 +167,9 @@ def model_blocks(tree: HTMLTree, html: str, opts: ExtractOptions) -> tuple[Block
     """The page's blocks with their article marks, and whether the page declares an article element."""
     if _blocks._blockfeat is None:
         _say_block_pass_runs_in_python()
-    candidates = mark_roots(tree)
-    blocks = page_blocks(tree, html, opts)
+    tags, kinds = scan(html)
+    candidates = mark_roots(tree, kinds)
+    blocks = page_blocks(tree, tags, opts)
     choose_root(blocks, candidates)
     return blocks, candidates > 0
 
