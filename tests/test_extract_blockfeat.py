@@ -188,7 +188,7 @@ def assert_scan_finds_every_article_kind(html: str) -> None:
     """scan() in C gives what its Python version gives, counts every start tag, and never clears the bit of an
     article element kind lexbor's walk finds in the page (a clear bit skips that walk)."""
     tags, kinds = blocks_mod.scan(html)
-    assert (tags, kinds) == blocks_mod.scan(html, compiled=False)
+    assert (tags, kinds) == blocks_mod.scan(html, compiled=False) == _blockfeat.scan(html, False)  # AVX2, SSE2, Python
     assert tags == sum(html[i + 1: i + 2].isascii() and html[i + 1: i + 2].isalpha() for i in range(len(html)) if html[i] == "<")
     doc = HTMLTree.parse(html).document
     for i, (kind, *args) in enumerate(blocks_mod._ROOTS):
@@ -206,6 +206,19 @@ def assert_scan_finds_every_article_kind(html: str) -> None:
 ])
 def test_scan_agrees_with_python_and_with_lexbor(html):
     assert_scan_finds_every_article_kind(html)
+
+
+@needs_c
+def test_scan_finds_what_python_finds_at_every_offset_and_length():
+    # the vector loops read 16 or 32 characters at a time and a scalar loop the rest: put each pattern across
+    # every boundary, in 1-, 2- and 4-byte strings
+    rng = np.random.default_rng(7)
+    pieces = ["<article>", "<MAIN ", "<main", "=\"articleBody\"", "role = 'main'", "<b", "<", "=", "m", "B", "mai", "Bod",
+              "x", " ", "ü", "日", "\U0001F600", "<a", "< p"]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces, size=rng.integers(0, 12)))
+        text = "a" * int(rng.integers(0, 40)) + text
+        assert _blockfeat.scan(text) == _blockfeat.scan(text, False) == blocks_mod.scan(text, compiled=False), repr(text)
 
 
 def _dev_pages() -> list[str]:

@@ -472,6 +472,24 @@ static void build_tables(void) {
 
 static inline Py_UCS4 clamp16(Py_UCS4 c) { return c > 0xFFFF ? 0xFFFF : c; }
 
+/* counts[k] += the text's characters of class k: a loop per string width (PyUnicode_READ's switch per character
+   took most of the features' time) */
+static void class_counts(const ustr *u, Py_ssize_t *counts) {
+    if (u->kind == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *d = u->data;
+        for (Py_ssize_t p = 0; p < u->len; p++)
+            counts[CLASS[d[p]]]++;
+    } else if (u->kind == PyUnicode_2BYTE_KIND) {
+        const Py_UCS2 *d = u->data;
+        for (Py_ssize_t p = 0; p < u->len; p++)
+            counts[CLASS[d[p]]]++;
+    } else {
+        const Py_UCS4 *d = u->data;
+        for (Py_ssize_t p = 0; p < u->len; p++)
+            counts[CLASS[clamp16(d[p])]]++;
+    }
+}
+
 /* block_model.BOILERPLATE_WORDS and BOILERPLATE_PHRASES (checked equal by the tests) */
 static const char *BP_WORDS[] = {
     "subscribe", "newsletter", "cookie", "cookies", "copyright", "advertisement", "loading", "login", "comment",
@@ -710,8 +728,7 @@ static PyObject *features(PyObject *self, PyObject *args) {
         }
         k->len = u.len;
         Py_ssize_t counts[6] = {0};
-        for (Py_ssize_t p = 0; p < u.len; p++)
-            counts[CLASS[clamp16(AT(&u, p))]]++;
+        class_counts(&u, counts);
         k->punct = counts[PUNCT];
         k->digit = counts[DIGIT];
         k->sep = counts[SEP];
@@ -1112,87 +1129,147 @@ DEFINE_SCAN_TAIL(scan_tail_ucs4, hit_ucs4, Py_UCS4)
 /* With SSE2 (every x86-64 CPU), 16 bytes at a time: start tags ('<' and an ASCII letter) counted, and only places
    that start "<a"/"<m" (any case), "mai" or "Bod" go to hit(). A loop testing each character took 0.26 ms a readability page
    (~200K characters), as long as the three lexbor walks it saves. */
+static int have_avx2 = 0; /* set at import */
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #define EQ8(v, c) _mm_cmpeq_epi8((v), _mm_set1_epi8(c))
-#define EQ16(v, c) _mm_cmpeq_epi16((v), _mm_set1_epi16(c))
 #define LOWER8(v) _mm_or_si128((v), _mm_set1_epi8(0x20)) /* ASCII letters to lower case (others to anything) */
-#define LOWER16(v) _mm_or_si128((v), _mm_set1_epi16(0x20))
 /* lanes holding an ASCII letter: (c | 0x20) - 'a' in 0..25, compared as signed lanes (exact: nothing else wraps there) */
 #define LETTER8(lower) _mm_and_si128(_mm_cmpgt_epi8(_mm_sub_epi8((lower), _mm_set1_epi8('a')), _mm_set1_epi8(-1)), \
                                      _mm_cmplt_epi8(_mm_sub_epi8((lower), _mm_set1_epi8('a')), _mm_set1_epi8(26)))
-#define LETTER16(lower) _mm_and_si128(_mm_cmpgt_epi16(_mm_sub_epi16((lower), _mm_set1_epi16('a')), _mm_set1_epi16(-1)), \
-                                      _mm_cmplt_epi16(_mm_sub_epi16((lower), _mm_set1_epi16('a')), _mm_set1_epi16(26)))
 
-static inline Py_ssize_t sum_lanes16(__m128i v) {
-    unsigned short lanes[8];
-    _mm_storeu_si128((__m128i *)lanes, v);
-    Py_ssize_t total = 0;
-    for (int k = 0; k < 8; k++)
-        total += lanes[k];
-    return total;
+/* 16 characters as bytes, v0 from position i, v1 from i + 1, v2 from i + 2: adds the start tags among them to the
+   per-lane counter and gives the candidates' bit mask. Wider characters arrive narrowed to 0 or 255, which match
+   nothing looked for (all ASCII). */
+static inline unsigned scan16(__m128i v0, __m128i v1, __m128i v2, __m128i *count) {
+    __m128i lt = EQ8(v0, '<'), l1 = LOWER8(v1);
+    *count = _mm_sub_epi8(*count, _mm_and_si128(lt, LETTER8(l1)));
+    /* candidates: '<' before a/A/m/M, "mai", "Bod" (hit() reads the rest) */
+    __m128i tag = _mm_and_si128(lt, _mm_or_si128(EQ8(l1, 'a'), EQ8(l1, 'm')));
+    __m128i word = _mm_and_si128(_mm_or_si128(_mm_and_si128(EQ8(v0, 'm'), EQ8(v1, 'a')), _mm_and_si128(EQ8(v0, 'B'), EQ8(v1, 'o'))),
+                                 _mm_or_si128(EQ8(v2, 'i'), EQ8(v2, 'd')));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(tag, word));
+}
+
+/* the counter's lanes added up (each at most 255: flushed every 255 rounds) */
+static inline Py_ssize_t flush(__m128i *count) {
+    __m128i sums = _mm_sad_epu8(*count, _mm_setzero_si128());
+    *count = _mm_setzero_si128();
+    return _mm_cvtsi128_si32(sums) + _mm_cvtsi128_si32(_mm_srli_si128(sums, 8));
 }
 
 static void scan_ucs1(const Py_UCS1 *d, Py_ssize_t n, Py_ssize_t *tags, int *hints) {
-    Py_ssize_t i = 0, block = 0;
-    __m128i count = _mm_setzero_si128(); /* start tags per byte lane, subtracted -1s; added up before a lane can wrap */
+    Py_ssize_t i = 0, rounds = 0;
+    __m128i count = _mm_setzero_si128();
     *tags = 0;
     *hints = 0;
-    for (; i + 16 + 3 <= n; i += 16) {
-        __m128i v0 = _mm_loadu_si128((const __m128i *)(d + i)), v1 = _mm_loadu_si128((const __m128i *)(d + i + 1));
-        __m128i v2 = _mm_loadu_si128((const __m128i *)(d + i + 2));
-        __m128i lt = EQ8(v0, '<'), l1 = LOWER8(v1);
-        count = _mm_sub_epi8(count, _mm_and_si128(lt, LETTER8(l1)));
-        if (++block == 255) {
-            __m128i sums = _mm_sad_epu8(count, _mm_setzero_si128());
-            *tags += _mm_cvtsi128_si32(sums) + _mm_cvtsi128_si32(_mm_srli_si128(sums, 8));
-            count = _mm_setzero_si128();
-            block = 0;
+    for (; i + 16 + 2 <= n; i += 16) {
+        unsigned m = scan16(_mm_loadu_si128((const __m128i *)(d + i)), _mm_loadu_si128((const __m128i *)(d + i + 1)),
+                            _mm_loadu_si128((const __m128i *)(d + i + 2)), &count);
+        if (++rounds == 255) {
+            *tags += flush(&count);
+            rounds = 0;
         }
-        /* candidates: '<' before a/A/m/M, 'm' before 'a', 'B' before 'o' (hit() reads the rest) */
-        __m128i cand = _mm_or_si128(_mm_and_si128(lt, _mm_or_si128(EQ8(l1, 'a'), EQ8(l1, 'm'))),
-                                    _mm_and_si128(_mm_or_si128(_mm_and_si128(EQ8(v0, 'm'), EQ8(v1, 'a')), _mm_and_si128(EQ8(v0, 'B'), EQ8(v1, 'o'))),
-                                                  _mm_or_si128(EQ8(v2, 'i'), EQ8(v2, 'd'))));
-        unsigned m = (unsigned)_mm_movemask_epi8(cand);
-        while (m) {
+        for (; m; m &= m - 1)
             *hints |= hit_ucs1(d, n, i + __builtin_ctz(m));
-            m &= m - 1;
-        }
     }
-    __m128i sums = _mm_sad_epu8(count, _mm_setzero_si128());
-    *tags += _mm_cvtsi128_si32(sums) + _mm_cvtsi128_si32(_mm_srli_si128(sums, 8));
+    *tags += flush(&count);
     scan_tail_ucs1(d, n, i, tags, hints);
 }
 
+/* 16 two-byte characters from d as bytes (saturated: 0x100-0x7FFF to 255, 0x8000 up to 0) */
+static inline __m128i narrow16(const Py_UCS2 *d) {
+    return _mm_packus_epi16(_mm_loadu_si128((const __m128i *)d), _mm_loadu_si128((const __m128i *)(d + 8)));
+}
+
 static void scan_ucs2(const Py_UCS2 *d, Py_ssize_t n, Py_ssize_t *tags, int *hints) {
-    Py_ssize_t i = 0, block = 0;
-    __m128i count = _mm_setzero_si128(); /* start tags per 16-bit lane, as above */
+    Py_ssize_t i = 0, rounds = 0;
+    __m128i count = _mm_setzero_si128();
     *tags = 0;
     *hints = 0;
-    for (; i + 8 + 3 <= n; i += 8) { /* two mask bits per character */
-        __m128i v0 = _mm_loadu_si128((const __m128i *)(d + i)), v1 = _mm_loadu_si128((const __m128i *)(d + i + 1));
-        __m128i v2 = _mm_loadu_si128((const __m128i *)(d + i + 2));
-        __m128i lt = EQ16(v0, '<'), l1 = LOWER16(v1);
-        count = _mm_sub_epi16(count, _mm_and_si128(lt, LETTER16(l1)));
-        if (++block == 65535) {
-            *tags += sum_lanes16(count);
-            count = _mm_setzero_si128();
-            block = 0;
+    for (; i + 16 + 2 <= n; i += 16) {
+        unsigned m = scan16(narrow16(d + i), narrow16(d + i + 1), narrow16(d + i + 2), &count);
+        if (++rounds == 255) {
+            *tags += flush(&count);
+            rounds = 0;
         }
-        __m128i cand = _mm_or_si128(_mm_and_si128(lt, _mm_or_si128(EQ16(l1, 'a'), EQ16(l1, 'm'))),
-                                    _mm_and_si128(_mm_or_si128(_mm_and_si128(EQ16(v0, 'm'), EQ16(v1, 'a')), _mm_and_si128(EQ16(v0, 'B'), EQ16(v1, 'o'))),
-                                                  _mm_or_si128(EQ16(v2, 'i'), EQ16(v2, 'd'))));
-        unsigned m = (unsigned)_mm_movemask_epi8(cand);
-        while (m) {
-            int bit = __builtin_ctz(m);
-            *hints |= hit_ucs2(d, n, i + bit / 2);
-            m &= ~(3u << bit); /* both bits of that character */
-        }
+        for (; m; m &= m - 1)
+            *hints |= hit_ucs2(d, n, i + __builtin_ctz(m));
     }
-    *tags += sum_lanes16(count);
+    *tags += flush(&count);
+    scan_tail_ucs2(d, n, i, tags, hints);
+}
+
+/* The same 32 characters at a time, on CPUs with AVX2 (chosen at import: scan_wide). */
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2")))
+#define EQ32(v, c) _mm256_cmpeq_epi8((v), _mm256_set1_epi8(c))
+
+static inline AVX2 unsigned scan32(__m256i v0, __m256i v1, __m256i v2, __m256i *count) {
+    __m256i lt = EQ32(v0, '<'), l1 = _mm256_or_si256(v1, _mm256_set1_epi8(0x20));
+    __m256i off = _mm256_sub_epi8(l1, _mm256_set1_epi8('a'));
+    __m256i letter = _mm256_and_si256(_mm256_cmpgt_epi8(off, _mm256_set1_epi8(-1)), _mm256_cmpgt_epi8(_mm256_set1_epi8(26), off));
+    *count = _mm256_sub_epi8(*count, _mm256_and_si256(lt, letter));
+    __m256i tag = _mm256_and_si256(lt, _mm256_or_si256(EQ32(l1, 'a'), EQ32(l1, 'm')));
+    __m256i word = _mm256_and_si256(
+        _mm256_or_si256(_mm256_and_si256(EQ32(v0, 'm'), EQ32(v1, 'a')), _mm256_and_si256(EQ32(v0, 'B'), EQ32(v1, 'o'))),
+        _mm256_or_si256(EQ32(v2, 'i'), EQ32(v2, 'd')));
+    return (unsigned)_mm256_movemask_epi8(_mm256_or_si256(tag, word));
+}
+
+static inline AVX2 Py_ssize_t flush32(__m256i *count) {
+    __m256i sums = _mm256_sad_epu8(*count, _mm256_setzero_si256());
+    *count = _mm256_setzero_si256();
+    return _mm256_extract_epi64(sums, 0) + _mm256_extract_epi64(sums, 1) + _mm256_extract_epi64(sums, 2) +
+           _mm256_extract_epi64(sums, 3);
+}
+
+static AVX2 void scan_ucs1_avx2(const Py_UCS1 *d, Py_ssize_t n, Py_ssize_t *tags, int *hints) {
+    Py_ssize_t i = 0, rounds = 0;
+    __m256i count = _mm256_setzero_si256();
+    *tags = 0;
+    *hints = 0;
+    for (; i + 32 + 2 <= n; i += 32) {
+        unsigned m = scan32(_mm256_loadu_si256((const __m256i *)(d + i)), _mm256_loadu_si256((const __m256i *)(d + i + 1)),
+                            _mm256_loadu_si256((const __m256i *)(d + i + 2)), &count);
+        if (++rounds == 255) {
+            *tags += flush32(&count);
+            rounds = 0;
+        }
+        for (; m; m &= m - 1)
+            *hints |= hit_ucs1(d, n, i + __builtin_ctz(m));
+    }
+    *tags += flush32(&count);
+    scan_tail_ucs1(d, n, i, tags, hints);
+}
+
+/* 32 two-byte characters as bytes, saturated as narrow16 does (packus works per 128-bit half: put them in order) */
+static inline AVX2 __m256i narrow32(const Py_UCS2 *d) {
+    __m256i packed = _mm256_packus_epi16(_mm256_loadu_si256((const __m256i *)d), _mm256_loadu_si256((const __m256i *)(d + 16)));
+    return _mm256_permute4x64_epi64(packed, 0xD8);
+}
+
+static AVX2 void scan_ucs2_avx2(const Py_UCS2 *d, Py_ssize_t n, Py_ssize_t *tags, int *hints) {
+    Py_ssize_t i = 0, rounds = 0;
+    __m256i count = _mm256_setzero_si256();
+    *tags = 0;
+    *hints = 0;
+    for (; i + 32 + 2 <= n; i += 32) {
+        unsigned m = scan32(narrow32(d + i), narrow32(d + i + 1), narrow32(d + i + 2), &count);
+        if (++rounds == 255) {
+            *tags += flush32(&count);
+            rounds = 0;
+        }
+        for (; m; m &= m - 1)
+            *hints |= hit_ucs2(d, n, i + __builtin_ctz(m));
+    }
+    *tags += flush32(&count);
     scan_tail_ucs2(d, n, i, tags, hints);
 }
 #else
+#define scan_ucs1_avx2 scan_ucs1
+#define scan_ucs2_avx2 scan_ucs2
 static void scan_ucs1(const Py_UCS1 *d, Py_ssize_t n, Py_ssize_t *tags, int *hints) {
     *tags = 0;
     *hints = 0;
@@ -1211,23 +1288,25 @@ static void scan_ucs4(const Py_UCS4 *d, Py_ssize_t n, Py_ssize_t *tags, int *hin
     scan_tail_ucs4(d, n, 0, tags, hints);
 }
 
-PyDoc_STRVAR(scan_doc, "scan(html) -> (number of start tags, bits of the article elements the page may have): one pass over "
+PyDoc_STRVAR(scan_doc, "scan(html, avx2=True) -> (number of start tags, bits of the article elements the page may have): one pass over "
                        "the page's text before parsing, for boilerplate.too_deep's tag count and blocks.mark_roots' walks "
-                       "(bit i: blocks._ROOTS[i] may be in the DOM; clear: it cannot be).");
+                       "(bit i: blocks._ROOTS[i] may be in the DOM; clear: it cannot be). avx2=False: the SSE2 loop even "
+                       "where the CPU has AVX2 (for the tests).");
 
-static PyObject *scan(PyObject *self, PyObject *arg) {
-    if (!PyUnicode_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "scan() takes a str");
+static PyObject *scan(PyObject *self, PyObject *args) {
+    PyObject *text;
+    int avx2 = 1;
+    if (!PyArg_ParseTuple(args, "U|p", &text, &avx2))
         return NULL;
-    }
+    avx2 &= have_avx2;
     ustr u;
-    ustr_of(arg, &u);
+    ustr_of(text, &u);
     Py_ssize_t tags;
     int hints;
     if (u.kind == PyUnicode_1BYTE_KIND)
-        scan_ucs1(u.data, u.len, &tags, &hints);
+        (avx2 ? scan_ucs1_avx2 : scan_ucs1)(u.data, u.len, &tags, &hints);
     else if (u.kind == PyUnicode_2BYTE_KIND)
-        scan_ucs2(u.data, u.len, &tags, &hints);
+        (avx2 ? scan_ucs2_avx2 : scan_ucs2)(u.data, u.len, &tags, &hints);
     else
         scan_ucs4(u.data, u.len, &tags, &hints);
     return Py_BuildValue("(ni)", tags, hints);
@@ -1318,7 +1397,7 @@ static PyMethodDef methods[] = {
     {"parse", parse, METH_VARARGS, parse_doc},
     {"choose_root", choose_root, METH_VARARGS, choose_root_doc},
     {"mlp", mlp, METH_VARARGS, mlp_doc},
-    {"scan", scan, METH_O, scan_doc},
+    {"scan", scan, METH_VARARGS, scan_doc},
     {"select", select_kept, METH_VARARGS, select_doc},
     {"features", features, METH_VARARGS, features_doc},
     {"set_log1p_table", set_log1p_table, METH_O, set_log1p_table_doc},
@@ -1330,6 +1409,9 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_blockfeat", "The bl
                                     -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__blockfeat(void) {
+#if defined(__SSE2__)
+    have_avx2 = __builtin_cpu_supports("avx2");
+#endif
     build_tables();
     build_term_tables();
     for (int k = 0; k < N_TAGS; k++)
