@@ -472,24 +472,6 @@ static void build_tables(void) {
 
 static inline Py_UCS4 clamp16(Py_UCS4 c) { return c > 0xFFFF ? 0xFFFF : c; }
 
-/* counts[k] += the text's characters of class k: a loop per string width (PyUnicode_READ's switch per character
-   took most of the features' time) */
-static void class_counts(const ustr *u, Py_ssize_t *counts) {
-    if (u->kind == PyUnicode_1BYTE_KIND) {
-        const Py_UCS1 *d = u->data;
-        for (Py_ssize_t p = 0; p < u->len; p++)
-            counts[CLASS[d[p]]]++;
-    } else if (u->kind == PyUnicode_2BYTE_KIND) {
-        const Py_UCS2 *d = u->data;
-        for (Py_ssize_t p = 0; p < u->len; p++)
-            counts[CLASS[d[p]]]++;
-    } else {
-        const Py_UCS4 *d = u->data;
-        for (Py_ssize_t p = 0; p < u->len; p++)
-            counts[CLASS[clamp16(d[p])]]++;
-    }
-}
-
 /* block_model.BOILERPLATE_WORDS and BOILERPLATE_PHRASES (checked equal by the tests) */
 static const char *BP_WORDS[] = {
     "subscribe", "newsletter", "cookie", "cookies", "copyright", "advertisement", "loading", "login", "comment",
@@ -728,7 +710,8 @@ static PyObject *features(PyObject *self, PyObject *args) {
         }
         k->len = u.len;
         Py_ssize_t counts[6] = {0};
-        class_counts(&u, counts);
+        for (Py_ssize_t p = 0; p < u.len; p++)
+            counts[CLASS[clamp16(AT(&u, p))]]++;
         k->punct = counts[PUNCT];
         k->digit = counts[DIGIT];
         k->sep = counts[SEP];
