@@ -1142,49 +1142,38 @@ static inline Py_ssize_t flush(__m128i *count) {
     return _mm_cvtsi128_si32(sums) + _mm_cvtsi128_si32(_mm_srli_si128(sums, 8));
 }
 
-static void scan_ucs1(const Py_UCS1 *d, Py_ssize_t n, Py_ssize_t *tags, int *hints) {
-    Py_ssize_t i = 0, rounds = 0;
-    __m128i count = _mm_setzero_si128();
-    *tags = 0;
-    *hints = 0;
-    for (; i + 16 + 2 <= n; i += 16) {
-        unsigned m = scan16(_mm_loadu_si128((const __m128i *)(d + i)), _mm_loadu_si128((const __m128i *)(d + i + 1)),
-                            _mm_loadu_si128((const __m128i *)(d + i + 2)), &count);
-        if (++rounds == 255) {
-            *tags += flush(&count);
-            rounds = 0;
-        }
-        for (; m; m &= m - 1)
-            *hints |= hit_ucs1(d, n, i + __builtin_ctz(m));
+/* The vector loop, written once for each string width and vector size: KERNEL over WIDTH characters at a time
+   (LOAD reads WIDTH characters from a position as bytes), start tags added up every 255 rounds (a byte lane holds
+   255), candidates to HIT, the rest of the text to TAIL. */
+#define DEFINE_SCAN_LOOP(NAME, ATTR, T, VEC, WIDTH, LOAD, KERNEL, FLUSH, ZERO, HIT, TAIL)                          \
+    static ATTR void NAME(const T *d, Py_ssize_t n, Py_ssize_t *tags, int *hints) {                                 \
+        Py_ssize_t i = 0, rounds = 0;                                                                               \
+        VEC count = ZERO();                                                                                         \
+        *tags = 0;                                                                                                  \
+        *hints = 0;                                                                                                 \
+        for (; i + WIDTH + 2 <= n; i += WIDTH) {                                                                    \
+            unsigned m = KERNEL(LOAD(d + i), LOAD(d + i + 1), LOAD(d + i + 2), &count);                             \
+            if (++rounds == 255) {                                                                                  \
+                *tags += FLUSH(&count);                                                                             \
+                rounds = 0;                                                                                         \
+            }                                                                                                       \
+            for (; m; m &= m - 1)                                                                                   \
+                *hints |= HIT(d, n, i + __builtin_ctz(m));                                                          \
+        }                                                                                                           \
+        *tags += FLUSH(&count);                                                                                     \
+        TAIL(d, n, i, tags, hints);                                                                                 \
     }
-    *tags += flush(&count);
-    scan_tail_ucs1(d, n, i, tags, hints);
-}
 
+#define LOAD_UCS1_16(p) _mm_loadu_si128((const __m128i *)(p))
 /* 16 two-byte characters from d as bytes (saturated: 0x100-0x7FFF to 255, 0x8000 up to 0) */
 static inline __m128i narrow16(const Py_UCS2 *d) {
     return _mm_packus_epi16(_mm_loadu_si128((const __m128i *)d), _mm_loadu_si128((const __m128i *)(d + 8)));
 }
+#define NO_ATTR
+DEFINE_SCAN_LOOP(scan_ucs1, NO_ATTR, Py_UCS1, __m128i, 16, LOAD_UCS1_16, scan16, flush, _mm_setzero_si128, hit_ucs1, scan_tail_ucs1)
+DEFINE_SCAN_LOOP(scan_ucs2, NO_ATTR, Py_UCS2, __m128i, 16, narrow16, scan16, flush, _mm_setzero_si128, hit_ucs2, scan_tail_ucs2)
 
-static void scan_ucs2(const Py_UCS2 *d, Py_ssize_t n, Py_ssize_t *tags, int *hints) {
-    Py_ssize_t i = 0, rounds = 0;
-    __m128i count = _mm_setzero_si128();
-    *tags = 0;
-    *hints = 0;
-    for (; i + 16 + 2 <= n; i += 16) {
-        unsigned m = scan16(narrow16(d + i), narrow16(d + i + 1), narrow16(d + i + 2), &count);
-        if (++rounds == 255) {
-            *tags += flush(&count);
-            rounds = 0;
-        }
-        for (; m; m &= m - 1)
-            *hints |= hit_ucs2(d, n, i + __builtin_ctz(m));
-    }
-    *tags += flush(&count);
-    scan_tail_ucs2(d, n, i, tags, hints);
-}
-
-/* The same 32 characters at a time, on CPUs with AVX2 (chosen at import: scan_wide). */
+/* The same 32 characters at a time, on CPUs with AVX2 (have_avx2, set at import). */
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2")))
 #define EQ32(v, c) _mm256_cmpeq_epi8((v), _mm256_set1_epi8(c))
@@ -1208,48 +1197,15 @@ static inline AVX2 Py_ssize_t flush32(__m256i *count) {
            _mm256_extract_epi64(sums, 3);
 }
 
-static AVX2 void scan_ucs1_avx2(const Py_UCS1 *d, Py_ssize_t n, Py_ssize_t *tags, int *hints) {
-    Py_ssize_t i = 0, rounds = 0;
-    __m256i count = _mm256_setzero_si256();
-    *tags = 0;
-    *hints = 0;
-    for (; i + 32 + 2 <= n; i += 32) {
-        unsigned m = scan32(_mm256_loadu_si256((const __m256i *)(d + i)), _mm256_loadu_si256((const __m256i *)(d + i + 1)),
-                            _mm256_loadu_si256((const __m256i *)(d + i + 2)), &count);
-        if (++rounds == 255) {
-            *tags += flush32(&count);
-            rounds = 0;
-        }
-        for (; m; m &= m - 1)
-            *hints |= hit_ucs1(d, n, i + __builtin_ctz(m));
-    }
-    *tags += flush32(&count);
-    scan_tail_ucs1(d, n, i, tags, hints);
-}
-
 /* 32 two-byte characters as bytes, saturated as narrow16 does (packus works per 128-bit half: put them in order) */
 static inline AVX2 __m256i narrow32(const Py_UCS2 *d) {
     __m256i packed = _mm256_packus_epi16(_mm256_loadu_si256((const __m256i *)d), _mm256_loadu_si256((const __m256i *)(d + 16)));
     return _mm256_permute4x64_epi64(packed, 0xD8);
 }
 
-static AVX2 void scan_ucs2_avx2(const Py_UCS2 *d, Py_ssize_t n, Py_ssize_t *tags, int *hints) {
-    Py_ssize_t i = 0, rounds = 0;
-    __m256i count = _mm256_setzero_si256();
-    *tags = 0;
-    *hints = 0;
-    for (; i + 32 + 2 <= n; i += 32) {
-        unsigned m = scan32(narrow32(d + i), narrow32(d + i + 1), narrow32(d + i + 2), &count);
-        if (++rounds == 255) {
-            *tags += flush32(&count);
-            rounds = 0;
-        }
-        for (; m; m &= m - 1)
-            *hints |= hit_ucs2(d, n, i + __builtin_ctz(m));
-    }
-    *tags += flush32(&count);
-    scan_tail_ucs2(d, n, i, tags, hints);
-}
+#define LOAD_UCS1_32(p) _mm256_loadu_si256((const __m256i *)(p))
+DEFINE_SCAN_LOOP(scan_ucs1_avx2, AVX2, Py_UCS1, __m256i, 32, LOAD_UCS1_32, scan32, flush32, _mm256_setzero_si256, hit_ucs1, scan_tail_ucs1)
+DEFINE_SCAN_LOOP(scan_ucs2_avx2, AVX2, Py_UCS2, __m256i, 32, narrow32, scan32, flush32, _mm256_setzero_si256, hit_ucs2, scan_tail_ucs2)
 #else
 #define scan_ucs1_avx2 scan_ucs1
 #define scan_ucs2_avx2 scan_ucs2
